@@ -1,0 +1,229 @@
+"""Answers with citations: the offline extractive answerer and the types every answerer returns.
+
+The extractive answerer quotes the sentences of the retrieved passages that best answer the
+question, verbatim, each followed by ``[n]`` for the passage it came from. Every sentence is
+scored by the cosine similarity of its embedding to the question's plus a bonus for sharing
+the question's rarer words; when even the best sentence scores under ``min_relevance`` it
+refuses rather than quote something unrelated.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from langchain_core.documents import Document
+
+from assistant.embeddings import SentenceEmbeddings
+from assistant.text import Span, split_sentences, tokenize
+
+REFUSAL = "The documents don't cover this question, so I can't answer it from them."
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer cites, and the sentence(s) quoted from it."""
+
+    n: int
+    source: str
+    title: str
+    section: str
+    paragraph: int
+    text: str
+    quote: str
+    #: (start, end) offsets of each quoted sentence within ``text``.
+    quote_spans: list[tuple[int, int]] = field(default_factory=list)
+    page: int | None = None
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as the CLI, the UI and evaluation see it."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    #: Every passage retrieved (with ``metadata["scores"]``), cited or not.
+    retrieved: list[Document] = field(default_factory=list, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``assistant ask --json``."""
+        citations = []
+        for c in self.citations:
+            item = asdict(c)
+            item["quote_spans"] = [list(span) for span in c.quote_spans]
+            if c.page is None:
+                del item["page"]
+            citations.append(item)
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": citations,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage_rank: int
+    sentence: Span
+    score: float
+
+
+class ExtractiveAnswerer:
+    """Quote the best-matching sentences of the retrieved passages, or refuse.
+
+    Args:
+        embeddings: the model that embeds the question and the sentences.
+        min_relevance: refuse when the best sentence scores below this.
+        max_sentences: quote at most this many sentences.
+        margin: also quote a sentence scoring within this of the best one.
+        lexical_weight: weight of the shared-rare-words bonus against cosine similarity.
+    """
+
+    def __init__(
+        self,
+        embeddings: SentenceEmbeddings,
+        *,
+        min_relevance: float = 0.4,
+        max_sentences: int = 3,
+        margin: float = 0.06,
+        lexical_weight: float = 0.3,
+        cache_size: int = 100_000,
+    ) -> None:
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be at least 1, not {max_sentences}")
+        self.embeddings = embeddings
+        self.min_relevance = min_relevance
+        self.max_sentences = max_sentences
+        self.margin = margin
+        self.lexical_weight = lexical_weight
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._document_frequency: dict[str, int] = {}
+        self._documents = 0
+
+    def learn_term_weights(self, passages: Sequence[Document]) -> None:
+        """Count in how many passages each term occurs, so rare words weigh more."""
+        frequency: dict[str, int] = {}
+        for passage in passages:
+            for term in set(tokenize(passage.page_content)):
+                frequency[term] = frequency.get(term, 0) + 1
+        self._document_frequency, self._documents = frequency, len(passages)
+
+    def warm(self, passages: Sequence[Document]) -> None:
+        """Embed the sentences of ``passages`` ahead of the first question."""
+        self._sentence_vectors(
+            [s.text for p in passages for s in split_sentences(p.page_content)]
+        )
+
+    def answer(self, question: str, passages: Sequence[Document]) -> Answer:
+        """Answer ``question`` from ``passages`` (best first)."""
+        return self.answer_many([question], [passages])[0]
+
+    def answer_many(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Document]]
+    ) -> list[Answer]:
+        """Answer many questions at once: one embedding batch for all their sentences."""
+        sentences = [[split_sentences(p.page_content) for p in ps] for ps in passages]
+        texts = [s.text for per_q in sentences for per_p in per_q for s in per_p]
+        sentence_vectors = self._sentence_vectors(texts)
+        question_vectors = self.embeddings.embed_questions(list(questions))
+        answers = []
+        for question, q_vector, ps, per_q in zip(
+            questions, question_vectors, passages, sentences, strict=True
+        ):
+            candidates = self._score(question, q_vector, per_q, sentence_vectors)
+            answers.append(self._compose(question, list(ps), candidates))
+        return answers
+
+    def _score(
+        self,
+        question: str,
+        q_vector: np.ndarray,
+        per_passage: list[list[Span]],
+        vectors: dict[str, np.ndarray],
+    ) -> list[_Candidate]:
+        weights = self._term_weights(tokenize(question))
+        total_weight = sum(weights.values())
+        candidates = []
+        for rank, sentences in enumerate(per_passage):
+            for sentence in sentences:
+                cosine = float(np.dot(q_vector, vectors[sentence.text]))
+                overlap = 0.0
+                if total_weight:
+                    terms = set(tokenize(sentence.text))
+                    overlap = sum(w for t, w in weights.items() if t in terms) / total_weight
+                score = (1 - self.lexical_weight) * cosine + self.lexical_weight * overlap
+                candidates.append(_Candidate(rank, sentence, score))
+        candidates.sort(key=lambda c: (-c.score, c.passage_rank, c.sentence.start))
+        return candidates
+
+    def _term_weights(self, terms: list[str]) -> dict[str, float]:
+        # Smoothed inverse document frequency; unseen terms weigh as the rarest.
+        n = self._documents
+        return {
+            t: math.log(1 + (n + 1) / (self._document_frequency.get(t, 0) + 1))
+            for t in set(terms)
+        }
+
+    def _compose(
+        self, question: str, passages: list[Document], candidates: list[_Candidate]
+    ) -> Answer:
+        if not candidates or candidates[0].score < self.min_relevance:
+            return Answer(question, REFUSAL, True, [], retrieved=passages)
+        floor = max(self.min_relevance, candidates[0].score - self.margin)
+        chosen = [c for c in candidates if c.score >= floor][: self.max_sentences]
+        numbers: dict[int, int] = {}
+        parts: list[str] = []
+        quoted: dict[int, list[_Candidate]] = {}
+        for c in chosen:
+            n = numbers.setdefault(c.passage_rank, len(numbers) + 1)
+            quoted.setdefault(c.passage_rank, []).append(c)
+            parts.append(f"{c.sentence.text} [{n}]")
+        citations = [
+            _citation(n, passages[rank], sorted(quoted[rank], key=lambda c: c.sentence.start))
+            for rank, n in numbers.items()
+        ]
+        return Answer(question, " ".join(parts), False, citations, retrieved=passages)
+
+    def _sentence_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        # Sentences recur across questions (same passages), so their vectors are cached.
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            found.update(zip(missing, self.embeddings.embed(missing), strict=True))
+            with self._lock:
+                for text in missing:
+                    self._cache[text] = found[text]
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return found
+
+
+def _citation(n: int, passage: Document, quoted: list[_Candidate]) -> Citation:
+    meta = passage.metadata
+    page = meta.get("page")
+    return Citation(
+        n=n,
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        section=str(meta.get("section", "")),
+        paragraph=int(meta.get("paragraph", 0)),
+        text=passage.page_content,
+        quote=" ".join(c.sentence.text for c in quoted),
+        quote_spans=[(c.sentence.start, c.sentence.end) for c in quoted],
+        page=int(page) if page is not None else None,
+        score=round(max(c.score for c in quoted), 4),
+    )

