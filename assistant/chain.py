@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,7 +17,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.config import Settings
 from assistant.embeddings import SentenceEmbeddings
-from assistant.errors import InvalidQuestionError
+from assistant.errors import IndexMissingError, InvalidQuestionError
 from assistant.retrieve import HybridRetriever, KeywordIndex
 from assistant.store import StoreLocation, open_store
 
@@ -125,16 +125,30 @@ class Assistant:
 
 
 def make_embeddings(settings: Settings) -> SentenceEmbeddings:
-    return SentenceEmbeddings(settings.embedding_model, precision=settings.embedding_precision)
+    return SentenceEmbeddings(
+        settings.embedding_model,
+        backend=settings.embedding_backend,
+        precision=settings.embedding_precision,
+        cache_dir=settings.model_cache_dir,
+    )
 
 
 def store_location(settings: Settings) -> StoreLocation:
     return StoreLocation(settings.index_dir, settings.collection, settings.chroma_url)
 
 
-def open_assistant(settings: Settings, *, embeddings: SentenceEmbeddings | None = None,
-                   warm: bool = True) -> Assistant:
+def open_assistant(
+    settings: Settings,
+    *,
+    embeddings: SentenceEmbeddings | None = None,
+    build_if_missing: bool = False,
+    notify: Callable[[str], None] = lambda message: None,
+    warm: bool = True,
+) -> Assistant:
     """Open the index and build the chain over it.
+
+    With ``build_if_missing``, a missing index is first built from the corpus folder (and
+    ``notify`` is told so).
 
     Raises:
         IndexMissingError: there is no index yet (run ``assistant index``).
@@ -142,7 +156,16 @@ def open_assistant(settings: Settings, *, embeddings: SentenceEmbeddings | None 
     """
     embeddings = embeddings or make_embeddings(settings)
     location = store_location(settings)
-    store = open_store(location, embeddings)
+    try:
+        store = open_store(location, embeddings)
+    except IndexMissingError:
+        if not build_if_missing or not settings.corpus_dir.is_dir():
+            raise
+        from assistant.index import index_paths
+
+        notify(f"No index yet: indexing {settings.corpus_dir}/ first.")
+        index_paths([settings.corpus_dir], location=location, embeddings=embeddings)
+        store = open_store(location, embeddings)
     keywords = KeywordIndex(store)
     retriever = HybridRetriever(
         store=store, embeddings=embeddings, keywords=keywords, k=settings.top_k,
@@ -153,7 +176,7 @@ def open_assistant(settings: Settings, *, embeddings: SentenceEmbeddings | None 
     )
     answerer.learn_term_weights(keywords.passages)
     if warm:
-        embeddings.embed(["warm up"])
+        embeddings.load().embed(["warm up"])
         if len(keywords) <= _WARM_LIMIT:
             answerer.warm(keywords.passages)
     chain = build_chain(retriever, answerer, max_question_chars=settings.max_question_chars)

@@ -30,10 +30,19 @@ class Settings(BaseSettings):
         PACKAGED_MINILM,
         description="Sentence-transformers model: the packaged MiniLM, a hub name or a local path",
     )
+    embedding_backend: str = Field(
+        "onnx",
+        pattern="^(onnx|torch)$",
+        description="`onnx` (ONNX Runtime, fast start) or `torch` (sentence-transformers)",
+    )
     embedding_precision: str = Field(
         "auto",
         pattern="^(auto|bf16|fp32)$",
-        description="`bf16`, `fp32`, or `auto`: bf16 where the CPU has native bf16, else fp32",
+        description="torch backend: `bf16`, `fp32`, or `auto` (bf16 only where the CPU has it)",
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "assistant",
+        description="Where the ONNX export of the embedding model is kept",
     )
     top_k: int = Field(4, gt=0, le=50, description="Passages retrieved per question")
     fetch_k: int = Field(

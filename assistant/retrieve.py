@@ -7,6 +7,7 @@ the usual way to combine them.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from assistant.text import tokenize
 
 #: The usual reciprocal rank fusion constant (Cormack et al., 2009).
 RRF_K = 60
+
+# bm25s logs every index build at DEBUG through its own handler; keep stderr for progress.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class KeywordIndex:
