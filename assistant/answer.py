@@ -94,7 +94,7 @@ class ExtractiveAnswerer:
         self,
         embeddings: SentenceEmbeddings,
         *,
-        min_relevance: float = 0.4,
+        min_relevance: float = 0.36,
         max_sentences: int = 3,
         margin: float = 0.06,
         lexical_weight: float = 0.3,

@@ -62,17 +62,30 @@ def index_paths(
     Raises:
         IngestError: a path does not exist (checked before anything is changed).
     """
-    started = time.perf_counter()
     files = find_files(list(paths))
+    report = IndexReport()
+    passages = _passages(files, embeddings, report, progress=progress)
+    return index_documents(passages, location=location, embeddings=embeddings,
+                           rebuild=rebuild, report=report)
+
+
+def index_documents(
+    passages: Iterable[Document],
+    *,
+    location: StoreLocation,
+    embeddings: SentenceEmbeddings,
+    rebuild: bool = False,
+    report: IndexReport | None = None,
+) -> IndexReport:
+    """Index ready-made passages (each with a ``source`` in its metadata) incrementally."""
+    from langchain_core.indexing import index
+
+    started = time.perf_counter()
+    report = report or IndexReport()
     if rebuild:
         remove_index(location)
     store = open_store(location, embeddings, create=True)
     records = open_record_manager(location, embeddings)
-    report = IndexReport()
-    passages = _passages(files, embeddings, report, progress=progress)
-
-    from langchain_core.indexing import index
-
     stats = index(
         passages,
         records,
@@ -91,7 +104,7 @@ def index_paths(
         location,
         {
             "embedding_model": embeddings.model_name,
-            "embedding_precision": embeddings.precision,
+            "embedding_backend": embeddings.backend,
             "collection": collection_name(location.collection, embeddings),
             "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "passages": store._collection.count(),
