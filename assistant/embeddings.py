@@ -210,7 +210,9 @@ class _TorchRunner(_Runner):
             self._model = self._model.to(torch.bfloat16)
         self._model.eval()
         self.max_tokens = int(self._model.max_seq_length)
-        self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension")
+        self.dimension = int(dimension() or 0)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(

@@ -20,7 +20,13 @@ from langchain_core.documents import Document
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import IngestError
 from assistant.ingest import SourceFile, find_files, read_text, split_passages
-from assistant.store import StoreLocation, collection_name, open_store, write_manifest
+from assistant.store import (
+    StoreLocation,
+    collection_name,
+    forget_client,
+    open_store,
+    write_manifest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +137,7 @@ def open_record_manager(location: StoreLocation, embeddings: SentenceEmbeddings)
 
 def remove_index(location: StoreLocation) -> None:
     """Delete the embedded store and its records (a server's collection is left alone)."""
+    forget_client(location)
     for child in ("chroma", "records.sqlite", "manifest.json"):
         target = location.index_dir / child
         if target.is_dir():

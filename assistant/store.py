@@ -55,6 +55,7 @@ def open_store(
     try:
         existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     except Exception as exc:  # noqa: BLE001 - chromadb raises many types for a broken store
+        forget_client(location)
         raise IndexCorruptError(_corrupt_message(location, exc)) from exc
     if name not in existing and not create:
         raise IndexMissingError(
@@ -140,7 +141,20 @@ def _client(location: StoreLocation, *, create: bool) -> Any:
     try:
         return chromadb.PersistentClient(path=str(location.chroma_dir), settings=chroma_settings)
     except Exception as exc:  # noqa: BLE001
+        forget_client(location)
         raise IndexCorruptError(_corrupt_message(location, exc)) from exc
+
+
+def forget_client(location: StoreLocation) -> None:
+    """Drop chromadb's per-process cached client for this folder.
+
+    chromadb keeps one system per path for the life of the process; after the folder was
+    deleted or found broken, reusing it would fail, so the next open must start afresh.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(location.chroma_dir), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(location.chroma_dir), None)
 
 
 def _corrupt_message(location: StoreLocation, exc: BaseException) -> str:

@@ -1,0 +1,310 @@
+"""Read documents of several formats into plain text, page by page.
+
+Every loader returns paragraphs separated by blank lines, with headings as their own short
+lines, because that is the shape :mod:`assistant.ingest` cuts into passages and sections.
+Anything wrong with a file becomes an :class:`IngestError` whose message names the file and
+says what to do; library exceptions never escape, since a bad file is the user's to fix.
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib.util
+import io
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import IngestError
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+
+_SUPPORTED_LIST = ", ".join(SUPPORTED_SUFFIXES)
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0/C1 controls, not \t\n\v\f\r
+_BINARY_CONTROL_SHARE = 0.10
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+_SPACES = re.compile(r"\s+")
+_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"[.!?:][\"'”’»)]*$")
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"})
+
+# lxml is faster and more forgiving of broken markup; html.parser is always there.
+_HTML_PARSER = "lxml" if importlib.util.find_spec("lxml") else "html.parser"
+_HTML_DROP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form",
+              "template", "svg", "iframe", "object", "canvas", "button", "select", "head"}
+_HTML_BLOCKS = {"address", "article", "blockquote", "body", "caption", "dd", "details",
+                "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "h1", "h2",
+                "h3", "h4", "h5", "h6", "hr", "html", "li", "main", "ol", "p", "pre", "section",
+                "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
+_END_BLOCK = object()  # marks the end of a block element on the HTML walk's stack
+
+
+@dataclass(frozen=True)
+class Page:
+    text: str  # plain text; paragraphs separated by blank lines ("\n\n")
+    number: int | None  # 1-based page number for PDFs, None otherwise
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    title: str | None  # None when the format has no title; the caller then uses the first line
+    pages: list[Page]
+
+
+def load_document(path: Path) -> LoadedDocument:
+    """Read ``path`` (one of :data:`SUPPORTED_SUFFIXES`) into a title and pages of text.
+
+    Raises:
+        IngestError: the file is missing, unreadable, empty, corrupt or of an unsupported type.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        raise _error(path, "it is a folder, not a file.", "Give the path of a document.")
+    if not path.is_file():
+        raise _error(path, "it does not exist.", "Check the name and location of the file.")
+    if suffix not in SUPPORTED_SUFFIXES:
+        kind = f"“{suffix}” files are" if suffix else "files without an extension are"
+        raise _error(path, f"{kind} not supported (supported: {_SUPPORTED_LIST}).",
+                     "Save or convert the document to one of those formats and add it again.")
+    raw = _read_bytes(path)
+    if not raw.strip():
+        raise _error(path, "it is empty; there is nothing to index.", "Check it is the right file.")
+    loader = {".pdf": _load_pdf, ".docx": _load_docx, ".html": _load_html, ".htm": _load_html}
+    document = loader.get(suffix, _load_text)(path, raw)
+    if not any(page.text.strip() for page in document.pages):
+        raise _error(path, "it contains no text; there is nothing to index.",
+                     "Check it is the right file.")
+    return document
+
+
+def _error(path: Path, problem: str, fix: str) -> IngestError:
+    return IngestError(f"Cannot load “{path}”: {problem} {fix}")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except PermissionError as exc:
+        raise _error(path, "it cannot be opened: permission denied.",
+                     "Give your user permission to read the file, or copy it somewhere "
+                     "readable.") from exc
+    except OSError as exc:
+        reason = exc.strerror or "the system refused"
+        raise _error(path, f"it cannot be read ({reason}).",
+                     "Check the file is still there and the disk is working.") from exc
+
+
+# --- plain text ------------------------------------------------------------------------
+def _load_text(path: Path, raw: bytes) -> LoadedDocument:
+    return LoadedDocument(None, [Page(_decode_text(path, raw), None)])
+
+
+def _decode_text(path: Path, raw: bytes, declared: str | None = None) -> str:
+    """Decode bytes whose encoding is unknown: BOM, then ``declared``, then UTF-8, then the
+    legacy Windows (cp1252) and Latin-1 encodings old editors save in."""
+    bom = next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
+    text = (raw.decode(bom, "replace") if bom
+            else _first_decoding(raw, [declared, "utf-8", "cp1252"]))
+    # Text never holds NUL (once UTF-16 is decoded) and rarely other control characters.
+    if "\x00" in text or len(_CONTROL.findall(text)) > _BINARY_CONTROL_SHARE * len(text):
+        raise _error(path, f"it looks like a binary file, not text, though its name ends in "
+                           f"{path.suffix}.", "Check it is the right file, or export it as text.")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _first_decoding(raw: bytes, encodings: list[str | None]) -> str:
+    for encoding in filter(None, encodings):
+        try:
+            return raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return raw.decode("latin-1")  # maps every byte, so it is the final fallback
+
+
+# --- HTML --------------------------------------------------------------------------------
+def _load_html(path: Path, raw: bytes) -> LoadedDocument:
+    from bs4 import BeautifulSoup
+
+    text = _decode_text(path, raw, _declared_charset(raw))
+    try:
+        with warnings.catch_warnings():  # bs4 warns about markup that looks like a URL etc.
+            warnings.simplefilter("ignore")
+            soup = BeautifulSoup(text, _HTML_PARSER)
+    except Exception as exc:  # a parser can fail in many ways on broken markup
+        raise _error(path, "it could not be read as a web page.",
+                     "Open it in a browser and save it again as HTML.") from exc
+    title = _text_of(soup.find("title")) or _text_of(soup.find("h1"))
+    for tag in soup.find_all(_HTML_DROP):
+        tag.decompose()
+    # The main content when the page marks it; the whole body when that holds no text.
+    for root in (soup.find("main"), soup.find("article"), soup.body, soup):
+        paragraphs = list(_html_paragraphs(root)) if root is not None else []
+        if paragraphs:
+            break
+    return LoadedDocument(title or None, [Page("\n\n".join(paragraphs), None)])
+
+
+def _declared_charset(raw: bytes) -> str | None:
+    match = _CHARSET.search(raw[:4096])
+    if not match:
+        return None
+    name = (match.group(1) or match.group(2)).decode("ascii").lower()
+    try:
+        name = codecs.lookup(name).name
+    except LookupError:
+        return None
+    # As browsers do (WHATWG Encoding): Latin-1/ASCII labels mean windows-1252, and a UTF-16
+    # label on a page without a BOM is a mistake for UTF-8.
+    return {"iso8859-1": "cp1252", "ascii": "cp1252"}.get(
+        name, "utf-8" if name.startswith("utf-16") else name)
+
+
+def _text_of(tag) -> str:
+    return _collapse(tag.get_text(" ")) if tag is not None else ""
+
+
+def _html_paragraphs(root) -> Iterator[str]:
+    """Walk the tree with an explicit stack (deeply nested pages would overflow recursion);
+    entering or leaving a block element ends the paragraph being built, so each block
+    becomes its own paragraph."""
+    from bs4 import NavigableString, Tag
+
+    buffer: list[str] = []
+    stack: list[object] = [root]
+    while stack:
+        node = stack.pop()
+        if node is _END_BLOCK or (isinstance(node, Tag) and node.name in _HTML_BLOCKS):
+            yield from _paragraph("".join(buffer), keep_lines=False)
+            buffer.clear()
+        if isinstance(node, Tag):
+            if node.name == "br":
+                buffer.append("\n")
+            elif node.name == "pre":  # preformatted: its line breaks are meaningful
+                yield from _paragraph(node.get_text(), keep_lines=True)
+            else:
+                if node.name in _HTML_BLOCKS:
+                    stack.append(_END_BLOCK)
+                stack.extend(reversed(node.contents))
+        elif type(node) is NavigableString:  # not comments, doctypes, CDATA
+            buffer.append(_SPACES.sub(" ", node))
+    yield from _paragraph("".join(buffer), keep_lines=False)
+
+
+def _paragraph(text: str, *, keep_lines: bool) -> Iterator[str]:
+    # A blank line inside would split the paragraph in two, so empty lines are dropped.
+    lines = [line.rstrip() if keep_lines else _collapse(line) for line in text.split("\n")]
+    lines = [line for line in lines if line.strip()]
+    if lines:
+        yield "\n".join(lines)
+
+
+def _collapse(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+# --- PDF ---------------------------------------------------------------------------------
+def _load_pdf(path: Path, raw: bytes) -> LoadedDocument:
+    import pypdf
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted and not reader.decrypt(""):  # "" opens owner-only protection
+            raise _error(path, "it is protected by a password.",
+                         "Open it with the password and save an unprotected copy, then add "
+                         "that copy.")
+        title = _collapse(str(reader.metadata.title or "") if reader.metadata else "")
+        texts = [page.extract_text() or "" for page in reader.pages]
+    except IngestError:
+        raise
+    except pypdf.errors.DependencyError as exc:  # AES needs the optional `cryptography`
+        raise _error(path, "it uses an encryption this installation cannot open.",
+                     "Save an unprotected copy of the PDF and add that.") from exc
+    except Exception as exc:  # pypdf raises many exception types on damaged files
+        raise _error(path, "it is damaged or not really a PDF.",
+                     "Open it in a PDF viewer and save or export a new copy.") from exc
+    pages = [Page(_pdf_page_text(text), number) for number, text in enumerate(texts, 1)]
+    pages = [page for page in pages if page.text]
+    if not pages:
+        raise _error(path, "it has no extractable text; it is probably a scanned image.",
+                     "Run it through OCR (text recognition) first, then add the result.")
+    return LoadedDocument(title or None, pages)
+
+
+def _pdf_page_text(text: str) -> str:
+    """pypdf gives one string per printed line; rebuild paragraphs. Blank lines always end a
+    paragraph. On a page without any, a line ending a sentence ends one, and a short line
+    without closing punctuation (a heading, a caption) stands alone."""
+    lines = [_collapse(line.translate(_LIGATURES)) for line in text.strip().split("\n")]
+    use_heuristics = "" not in lines
+    widest = max((len(line) for line in lines), default=0)
+    paragraphs: list[list[str]] = [[]]
+    for line in lines:
+        if not line:
+            paragraphs.append([])
+            continue
+        ends_sentence = bool(_SENTENCE_END.search(line))
+        short_heading = len(line) < 0.6 * widest and not ends_sentence
+        if use_heuristics and short_heading and paragraphs[-1]:
+            paragraphs.append([])
+        paragraphs[-1].append(line)
+        if use_heuristics and (short_heading or ends_sentence):
+            paragraphs.append([])
+    return "\n\n".join(_join_lines(p) for p in paragraphs if p)
+
+
+def _join_lines(lines: list[str]) -> str:
+    text = lines[0]
+    for line in lines[1:]:
+        # "infor-" + "mation": a word broken across lines is rejoined (a compound like
+        # "well-known" split at its hyphen loses it, but that is the rarer case).
+        if re.search(r"[^\W\d_][-\u00ad]$", text) and line[:1].islower():
+            text = text[:-1] + line
+        else:
+            text = f"{text} {line}"
+    return text
+
+
+# --- DOCX --------------------------------------------------------------------------------
+def _load_docx(path: Path, raw: bytes) -> LoadedDocument:
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(raw))
+        title = _collapse(document.core_properties.title or "")
+        blocks = list(_docx_blocks(document))
+    except Exception as exc:  # bad zip, missing parts, broken XML: all mean a damaged file
+        raise _error(path, "it is damaged or not really a Word (.docx) document.",
+                     "Open it in Word or LibreOffice and save a new copy as .docx.") from exc
+    if not title:
+        title = next((text for text, is_heading in blocks if is_heading), "")
+    text = "\n\n".join(text for text, _ in blocks)
+    return LoadedDocument(title or None, [Page(text, None)])
+
+
+def _docx_blocks(container) -> Iterator[tuple[str, bool]]:
+    """Yield (text, is_heading) for each paragraph and table cell, in document order."""
+    from docx.table import Table
+
+    for item in container.iter_inner_content():
+        if isinstance(item, Table):
+            seen: set[object] = set()  # the cells' XML elements: a merged cell repeats
+            for row in item.rows:
+                for cell in row.cells:
+                    if cell._tc not in seen:
+                        seen.add(cell._tc)
+                        yield from _docx_blocks(cell)
+            continue
+        style = item.style.name if item.style is not None else ""
+        is_heading = style.startswith(("Heading", "Title"))
+        # Line breaks inside a paragraph stay; blank ones would split it in two, so drop them.
+        lines = [_collapse(line) for line in item.text.split("\n")]
+        text = (" " if is_heading else "\n").join(line for line in lines if line)
+        if text:
+            yield text, is_heading

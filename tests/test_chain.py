@@ -1,0 +1,40 @@
+import pytest
+
+from assistant.chain import check_question, condense_question
+from assistant.errors import InvalidQuestionError
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", None])
+def test_empty_questions_are_rejected(question):
+    with pytest.raises(InvalidQuestionError, match="empty"):
+        check_question(question, max_chars=2000)
+
+
+def test_long_questions_are_rejected_with_the_limit():
+    assert check_question("x" * 2000, max_chars=2000) == "x" * 2000
+    with pytest.raises(InvalidQuestionError, match="2,001 characters.*limit is 2,000"):
+        check_question("x" * 2001, max_chars=2000)
+
+
+def test_condense_only_expands_follow_ups_that_point_back():
+    history = ["What is Plan T?"]
+    assert condense_question("Who proposed it?", history) == "What is Plan T? Who proposed it?"
+    assert condense_question("Who is Omar Khawlani?", history) == "Who is Omar Khawlani?"
+    assert condense_question("Who proposed it?", []) == "Who proposed it?"
+
+
+def test_the_chain_is_a_runnable_with_timings(article_assistant):
+    from langchain_core.runnables import Runnable
+
+    assert isinstance(article_assistant.chain, Runnable)
+    answer = article_assistant.chain.invoke({"question": "  What is Plan T?  "})
+    assert answer.question == "What is Plan T?"
+    assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
+    assert answer.timings_ms["total"] >= answer.timings_ms["retrieve"] > 0
+    with pytest.raises(InvalidQuestionError):
+        article_assistant.chain.invoke({"question": " "})
+
+
+def test_k_limits_the_passages_retrieved(article_assistant):
+    assert len(article_assistant.ask("What is Plan T?", k=2).retrieved) == 2
+    assert len(article_assistant.ask("What is Plan T?", k=6).retrieved) == 6

@@ -1,0 +1,249 @@
+"""The chat in a real browser: Playwright drives Debian's Chromium against the real app.
+
+The app is started once per module (``app.py`` in a subprocess, over a temporary index built
+from the bundled article plus a document holding literal HTML). Each test gets a fresh browser
+context; when a test fails, a screenshot and the page's HTML go to ``test-artifacts/``.
+
+Run with ``pytest -m browser``; skipped when Playwright or /usr/bin/chromium is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser_support import (
+    BOT_MESSAGE,
+    CHAT,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IMG_TEXT,
+    NEW_CHAT,
+    QUESTION_BOX,
+    ROOT,
+    SCRIPT_TEXT,
+    SEND,
+    TOAST,
+    USER_MESSAGE,
+    ZORBLAT_QUESTION,
+    AppServer,
+    ask,
+    covering_element,
+    open_chat,
+    save_failure_artifacts,
+    start_app,
+)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+ARTICLE = ROOT / "corpus" / "iran-militias-iraq-plan-t.txt"
+ARTICLE_TITLE = ARTICLE.read_text(encoding="utf-8").splitlines()[0].strip()
+PLAN_T_SECTION = "Plan T… Escape forward and return to the first allegation"
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    try:
+        server = start_app(tmp_path_factory.mktemp("browser-app"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    print(f"\napp.py answered on {server.url} after {server.startup_s:.1f} s")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context_options() -> dict[str, Any]:
+    return {"viewport": {"width": 1280, "height": 720}}
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    """Messages of every alert/confirm/prompt the page opened (each is dismissed)."""
+    return []
+
+
+@pytest.fixture
+def page(
+    browser: Any, app_server: AppServer, context_options: dict[str, Any], dialogs: list[str],
+    request: pytest.FixtureRequest,
+) -> Iterator[Any]:
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    open_chat(page, app_server.url)
+    yield page
+    # ``rep_call`` is set by the pytest_runtest_makereport hook in tests/conftest.py.
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        saved = save_failure_artifacts(page, request.node.nodeid)
+        print("saved " + ", ".join(str(p.relative_to(ROOT)) for p in saved))
+    context.close()
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_answer_cites_its_passage_and_the_marker_shows_it(page: Any) -> None:
+    message = ask(page, "What is Plan T?", how="enter")
+
+    answer = message.locator(".answer-text")
+    expect(answer).to_be_visible()
+    expect(answer).to_contain_text("[1]")
+    marker = answer.locator("a.cite", has_text="[1]")
+    expect(marker).to_have_count(1)
+
+    source = message.locator(".source").first
+    expect(source).to_be_visible()
+    head = source.locator(".source-head")
+    expect(head).to_contain_text(ARTICLE_TITLE)
+    expect(head).to_contain_text(PLAN_T_SECTION)
+    expect(head).to_contain_text("paragraph 5")
+    quote = source.locator(".source-text mark")
+    expect(quote.first).to_be_visible()
+    expect(quote.first).to_contain_text("link the pressures")
+
+    # The marker points at this passage (and the passage's id is unique on the page).
+    target_id = source.get_attribute("id")
+    assert target_id and re.fullmatch(r"src-\d+-1", target_id), target_id
+    assert marker.get_attribute("href") == f"#{target_id}"
+    assert page.locator(f"[id='{target_id}']").count() == 1
+
+    # Carry on the conversation so the chat scrolls, then bring the first answer's marker back
+    # to the bottom edge of the view: its passage, just below, is out of sight.
+    ask(page, "What did Muqtada al-Sadr demand?")
+    ask(page, "Who is Khaled Hammadi?")
+    marker.evaluate("el => el.scrollIntoView({block: 'end'})")
+    expect(marker).to_be_in_viewport()
+    expect(source).not_to_be_in_viewport()
+    url_before = page.url
+    pages_before = len(page.context.pages)
+
+    marker.click()
+
+    expect(source).to_have_class(re.compile(r"\bflash\b"), timeout=1_000)
+    expect(source).to_be_in_viewport(ratio=0.5)
+    expect(source).not_to_have_class(re.compile(r"\bflash\b"), timeout=5_000)
+    # The click handler takes over: no navigation, no new tab.
+    assert page.url == url_before
+    assert len(page.context.pages) == pages_before
+
+
+def test_question_outside_the_documents_is_refused(page: Any) -> None:
+    message = ask(page, "What is the capital of France?")
+
+    refusal = message.locator(".refusal")
+    expect(refusal).to_be_visible()
+    expect(refusal).to_contain_text(re.compile(r"documents don.t cover", re.IGNORECASE))
+    expect(message.locator(".source")).to_have_count(0)
+    expect(message.locator(".answer-text")).to_have_count(0)
+
+
+def test_empty_question_shows_an_error_without_a_traceback(page: Any) -> None:
+    page.locator(QUESTION_BOX).fill("   ")
+    page.locator(SEND).click()
+
+    toast = page.locator(TOAST)
+    expect(toast).to_be_visible()
+    expect(toast).to_contain_text(re.compile(r"question is empty", re.IGNORECASE))
+    # Nothing was added to the conversation.
+    expect(page.locator(USER_MESSAGE)).to_have_count(0)
+    expect(page.locator(BOT_MESSAGE)).to_have_count(0)
+    visible_text = page.locator("body").inner_text()
+    html = page.content()
+    for leak in ("Traceback", 'File "'):
+        assert leak not in visible_text, f"{leak!r} shown on the page"
+        assert leak not in html, f"{leak!r} in the page's HTML"
+
+
+def test_error_leaves_the_conversation_readable_and_the_box_usable(page: Any) -> None:
+    message = ask(page, "What is Plan T?")
+    answer = message.locator(".answer-text")
+    expect(answer).to_be_visible()
+
+    page.locator(QUESTION_BOX).fill("   ")
+    page.locator(SEND).click()
+    expect(page.locator(TOAST)).to_contain_text(re.compile(r"question is empty", re.I))
+
+    # The earlier answer must still be readable: nothing drawn over it ...
+    answer.scroll_into_view_if_needed()
+    assert covering_element(page, f"{CHAT} .answer-text") is None, (
+        "the answer is hidden behind: " + str(covering_element(page, f"{CHAT} .answer-text"))
+    )
+    # ... and the question box must take a click so the person can correct the question.
+    assert covering_element(page, QUESTION_BOX) is None, (
+        "the question box is covered by: " + str(covering_element(page, QUESTION_BOX))
+    )
+    page.locator(QUESTION_BOX).click(timeout=3_000)
+    expect(page.locator(QUESTION_BOX)).to_be_focused()
+
+
+def test_document_html_is_shown_as_text_never_run(page: Any, dialogs: list[str]) -> None:
+    message = ask(page, ZORBLAT_QUESTION)
+
+    expect(message.locator(".answer-text")).to_be_visible()
+    source_text = message.locator(".source .source-text").first
+    expect(source_text).to_contain_text(SCRIPT_TEXT)
+    expect(source_text).to_contain_text(IMG_TEXT)
+    chat_text = page.locator(CHAT).inner_text()
+    assert SCRIPT_TEXT in chat_text and IMG_TEXT in chat_text
+
+    expect(page.locator(f"{CHAT} script")).to_have_count(0)
+    expect(page.locator(f"{CHAT} img[onerror]")).to_have_count(0)
+    expect(page.locator(f"{CHAT} img[src='x']")).to_have_count(0)
+    page.wait_for_timeout(500)  # give an injected handler time to fire
+    assert dialogs == []
+
+
+def test_new_chat_clears_the_conversation(page: Any) -> None:
+    ask(page, "What is Plan T?")
+    expect(page.locator(BOT_MESSAGE)).to_have_count(1)
+    expect(page.locator(USER_MESSAGE)).to_have_count(1)
+
+    page.locator(NEW_CHAT).click()
+
+    expect(page.locator(BOT_MESSAGE)).to_have_count(0)
+    expect(page.locator(USER_MESSAGE)).to_have_count(0)
+    expect(page.locator(f"{CHAT} .source")).to_have_count(0)
+    expect(page.locator(CHAT)).to_contain_text("Ask a question about the article below.")
+    expect(page.locator(QUESTION_BOX)).to_have_value("")
+
+
+@pytest.mark.parametrize("context_options", [{"viewport": {"width": 390, "height": 844}}])
+def test_phone_width_has_no_horizontal_scroll(page: Any) -> None:
+    message = ask(page, "What is Plan T?")
+    expect(message.locator(".source").first).to_be_visible()
+    expect(message.locator(".source-text mark").first).to_be_visible()
+
+    sizes = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
+    )
+    assert sizes["scroll"] <= sizes["inner"], sizes
