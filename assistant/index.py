@@ -19,7 +19,7 @@ from langchain_core.documents import Document
 
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import IngestError
-from assistant.ingest import SourceFile, find_files, read_text, split_passages
+from assistant.ingest import SourceFile, find_files, load_passages
 from assistant.store import (
     StoreLocation,
     collection_name,
@@ -159,18 +159,11 @@ def _passages(
     for file in bar:
         bar.set_postfix_str(file.source[-40:], refresh=False)
         try:
-            passages = split_passages(
-                read_text(file.path),
-                source=file.source,
-                max_tokens=embeddings.max_tokens,
-                count_tokens=embeddings.count_tokens,
-            )
+            passages = load_passages(file, max_tokens=embeddings.max_tokens,
+                                     count_tokens=embeddings.count_tokens)
         except IngestError as exc:
             report.failed.append({"source": file.source, "error": str(exc)})
             log.warning("skipped %s: %s", file.source, exc)
-            continue
-        if not passages:
-            report.failed.append({"source": file.source, "error": "no text to index"})
             continue
         yield from passages
 

@@ -16,9 +16,8 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from assistant.errors import IngestError
+from assistant.loaders import LoadedDocument, Page, load_document
 from assistant.text import Span, split_sentences
-
-SUPPORTED_SUFFIXES = (".txt", ".md")
 _BLOCK = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _HEADING_MAX_WORDS = 16
 _CLOSING_PUNCTUATION = tuple(".!?:;,\"”’'")
@@ -35,7 +34,10 @@ class SourceFile:
 
 
 def find_files(paths: Iterable[Path]) -> list[SourceFile]:
-    """List the supported files under ``paths``; ``source`` is relative to the folder given.
+    """List the files under ``paths``; ``source`` is relative to the folder given.
+
+    Every visible file is listed, supported or not, so that an unsupported one is reported
+    as failed (with the formats that are supported) rather than silently passed over.
 
     Raises:
         IngestError: a path does not exist.
@@ -44,35 +46,14 @@ def find_files(paths: Iterable[Path]) -> list[SourceFile]:
     for path in paths:
         if path.is_dir():
             for file in sorted(path.rglob("*")):
-                if file.is_file() and file.suffix.lower() in SUPPORTED_SUFFIXES:
-                    found.append(SourceFile(file, file.relative_to(path).as_posix()))
+                relative = file.relative_to(path)
+                if file.is_file() and not any(part.startswith(".") for part in relative.parts):
+                    found.append(SourceFile(file, relative.as_posix()))
         elif path.is_file():
             found.append(SourceFile(path, path.name))
         else:
             raise IngestError(f"{path} does not exist; give a file or a folder of documents.")
     return found
-
-
-def read_text(path: Path) -> str:
-    """Read a text file as UTF-8 (with or without BOM), falling back to cp1252.
-
-    Raises:
-        IngestError: the file is unreadable, binary or empty.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"{path}: cannot be read ({exc.strerror}).") from exc
-    if b"\x00" in raw[:8192]:
-        raise IngestError(f"{path}: looks like a binary file, not text.")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise IngestError(f"{path}: is empty; there is nothing to index.")
-    return text
 
 
 def split_passages(
@@ -82,58 +63,89 @@ def split_passages(
     max_tokens: int | None = None,
     count_tokens: TokenCounter | None = None,
 ) -> list[Document]:
-    """Cut a document's text into passages with ``source``, ``title``, ``section``,
-    ``paragraph`` (1-based), ``start`` and ``end`` (offsets into ``text``) in their metadata.
+    """Cut plain text into passages: see :func:`split_document`."""
+    document = LoadedDocument(title=None, pages=[Page(text=text, number=None)])
+    return split_document(document, source=source, max_tokens=max_tokens,
+                          count_tokens=count_tokens)
+
+
+def split_document(
+    document: LoadedDocument,
+    *,
+    source: str,
+    max_tokens: int | None = None,
+    count_tokens: TokenCounter | None = None,
+) -> list[Document]:
+    """Cut a loaded document into passages with ``source``, ``title``, ``section``,
+    ``paragraph`` (1-based, document order), ``start`` and ``end`` (offsets into the page's
+    text; for a text file, the file's) and ``page`` (PDFs) in their metadata.
 
     With ``max_tokens`` and ``count_tokens``, a paragraph longer than ``max_tokens`` is split
     at sentence boundaries into parts (``part`` 1, 2, ... in the metadata).
     """
-    blocks = [Span(m.group(), m.start(), m.end()) for m in _BLOCK.finditer(text)]
-    if not blocks:
+    pages = [(page, _blocks(page.text)) for page in document.pages]
+    pages = [(page, blocks) for page, blocks in pages if blocks]
+    if not pages:
         return []
-    title, blocks = _take_title(blocks)
+    title = document.title
+    if title is None:
+        title, first_blocks = _take_title(pages[0][1])
+        pages[0] = (pages[0][0], first_blocks)
+    elif pages[0][1] and _clean_heading(pages[0][1][0].text) == title:
+        pages[0] = (pages[0][0], pages[0][1][1:])  # the <h1> that repeats the title
     passages: list[Document] = []
     section = ""
     paragraph = 0
-    for i, block in enumerate(blocks):
-        is_last = i == len(blocks) - 1
-        if not is_last and _is_heading(block.text):
-            section = _clean_heading(block.text)
-            continue
-        paragraph += 1
-        pieces = _fit_to_window(block, max_tokens, count_tokens)
-        for part, piece in enumerate(pieces, start=1):
-            metadata = {
-                "source": source,
-                "title": title,
-                "section": section,
-                "paragraph": paragraph,
-                "start": piece.start,
-                "end": piece.end,
-            }
-            if len(pieces) > 1:
-                metadata["part"] = part
-            passages.append(Document(page_content=piece.text, metadata=metadata))
+    for page_index, (page, blocks) in enumerate(pages):
+        for i, block in enumerate(blocks):
+            is_last = page_index == len(pages) - 1 and i == len(blocks) - 1
+            if not is_last and _is_heading(block.text):
+                section = _clean_heading(block.text)
+                continue
+            paragraph += 1
+            pieces = _fit_to_window(block, max_tokens, count_tokens)
+            for part, piece in enumerate(pieces, start=1):
+                metadata: dict[str, str | int] = {
+                    "source": source,
+                    "title": title,
+                    "section": section,
+                    "paragraph": paragraph,
+                    "start": piece.start,
+                    "end": piece.end,
+                }
+                if page.number is not None:
+                    metadata["page"] = page.number
+                if len(pieces) > 1:
+                    metadata["part"] = part
+                passages.append(Document(page_content=piece.text, metadata=metadata))
     return passages
 
 
 def load_passages(
-    files: Iterable[SourceFile],
+    file: SourceFile,
     *,
     max_tokens: int | None = None,
     count_tokens: TokenCounter | None = None,
-) -> Iterator[Document]:
-    """Read each file and yield its passages (see :func:`split_passages`)."""
-    for file in files:
-        yield from split_passages(
-            read_text(file.path),
-            source=file.source,
-            max_tokens=max_tokens,
-            count_tokens=count_tokens,
-        )
+) -> list[Document]:
+    """Load one file and cut it into passages.
+
+    Raises:
+        IngestError: the file cannot be read, is of an unsupported kind, or holds no text.
+    """
+    passages = split_document(load_document(file.path), source=file.source,
+                              max_tokens=max_tokens, count_tokens=count_tokens)
+    if not passages:
+        raise IngestError(f"“{file.path}” holds no text to index.")
+    return passages
+
+
+def _blocks(text: str) -> list[Span]:
+    return [Span(m.group(), m.start(), m.end()) for m in _BLOCK.finditer(text)]
 
 
 def _take_title(blocks: list[Span]) -> tuple[str, list[Span]]:
+    if not blocks:
+        return "", blocks
     first = blocks[0]
     first_line, newline, rest = first.text.partition("\n")
     title = _clean_heading(first_line)

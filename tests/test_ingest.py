@@ -3,14 +3,19 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import IngestError
-from assistant.ingest import find_files, read_text, split_passages
+from assistant.ingest import SourceFile, find_files, load_passages, split_passages
+from assistant.loaders import load_document
 
 from .conftest import ARTICLE, CORPUS
 
 
+def read_text(path: Path) -> str:
+    return load_document(path).pages[0].text
+
+
 @pytest.fixture(scope="module")
 def article_passages():
-    return split_passages(read_text(ARTICLE), source="iran-militias-iraq-plan-t.txt")
+    return load_passages(SourceFile(ARTICLE, "iran-militias-iraq-plan-t.txt"))
 
 
 def test_title_and_headings_are_not_passages(article_passages):
@@ -91,8 +96,10 @@ def test_unreadable_text_is_a_clear_error(tmp_path: Path, content: bytes, messag
 def test_sources_are_relative_to_the_folder(tmp_path: Path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "x.txt").write_text("T\n\nBody.")
-    (tmp_path / "ignored.bin").write_bytes(b"\x00")
-    assert [f.source for f in find_files([tmp_path])] == ["sub/x.txt"]
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG")
+    (tmp_path / ".hidden.txt").write_text("T\n\nBody.")
+    # Unsupported files are listed so that indexing can report them; hidden ones are not.
+    assert [f.source for f in find_files([tmp_path])] == ["picture.png", "sub/x.txt"]
     assert [f.source for f in find_files([CORPUS])] == ["iran-militias-iraq-plan-t.txt"]
     with pytest.raises(IngestError, match="does not exist"):
         find_files([tmp_path / "missing"])
