@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from langchain_core.documents import Document
@@ -72,6 +72,14 @@ class Answer:
         }
 
 
+class TermStatistics(Protocol):
+    """In how many of ``len(self)`` passages each term occurs."""
+
+    document_frequency: dict[str, int]
+
+    def __len__(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class _Candidate:
     passage_rank: int
@@ -88,6 +96,8 @@ class ExtractiveAnswerer:
         max_sentences: quote at most this many sentences.
         margin: also quote a sentence scoring within this of the best one.
         lexical_weight: weight of the shared-rare-words bonus against cosine similarity.
+        term_statistics: in how many passages each term occurs (the BM25 index has it), so
+            that rare words weigh more; without it every word weighs the same.
     """
 
     def __init__(
@@ -98,6 +108,7 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         margin: float = 0.06,
         lexical_weight: float = 0.3,
+        term_statistics: TermStatistics | None = None,
         cache_size: int = 100_000,
     ) -> None:
         if max_sentences < 1:
@@ -107,19 +118,10 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.margin = margin
         self.lexical_weight = lexical_weight
+        self.term_statistics = term_statistics
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._document_frequency: dict[str, int] = {}
-        self._documents = 0
-
-    def learn_term_weights(self, passages: Sequence[Document]) -> None:
-        """Count in how many passages each term occurs, so rare words weigh more."""
-        frequency: dict[str, int] = {}
-        for passage in passages:
-            for term in set(tokenize(passage.page_content)):
-                frequency[term] = frequency.get(term, 0) + 1
-        self._document_frequency, self._documents = frequency, len(passages)
 
     def warm(self, passages: Sequence[Document]) -> None:
         """Embed the sentences of ``passages`` ahead of the first question."""
@@ -171,11 +173,11 @@ class ExtractiveAnswerer:
 
     def _term_weights(self, terms: list[str]) -> dict[str, float]:
         # Smoothed inverse document frequency; unseen terms weigh as the rarest.
-        n = self._documents
-        return {
-            t: math.log(1 + (n + 1) / (self._document_frequency.get(t, 0) + 1))
-            for t in set(terms)
-        }
+        stats = self.term_statistics
+        if stats is None:
+            return dict.fromkeys(terms, 1.0)
+        n, frequency = len(stats), stats.document_frequency
+        return {t: math.log(1 + (n + 1) / (frequency.get(t, 0) + 1)) for t in set(terms)}
 
     def _compose(
         self, question: str, passages: list[Document], candidates: list[_Candidate]

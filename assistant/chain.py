@@ -121,7 +121,6 @@ class Assistant:
     def refresh(self) -> None:
         """Catch up with the store after documents were indexed or removed."""
         self.keywords.refresh()
-        self.answerer.learn_term_weights(self.keywords.passages)
 
 
 def make_embeddings(settings: Settings) -> SentenceEmbeddings:
@@ -166,15 +165,15 @@ def open_assistant(
         notify(f"No index yet: indexing {settings.corpus_dir}/ first.")
         index_paths([settings.corpus_dir], location=location, embeddings=embeddings)
         store = open_store(location, embeddings)
-    keywords = KeywordIndex(store)
+    keywords = KeywordIndex(store, location)
     retriever = HybridRetriever(
         store=store, embeddings=embeddings, keywords=keywords, k=settings.top_k,
         fetch_k=max(settings.fetch_k, settings.top_k),
     )
     answerer = ExtractiveAnswerer(
-        embeddings, min_relevance=settings.min_relevance, max_sentences=settings.max_sentences
+        embeddings, min_relevance=settings.min_relevance, max_sentences=settings.max_sentences,
+        term_statistics=keywords,
     )
-    answerer.learn_term_weights(keywords.passages)
     if warm:
         embeddings.load().embed(["warm up"])
         if len(keywords) <= _WARM_LIMIT:

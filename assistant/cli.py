@@ -116,6 +116,40 @@ def ask_command(ctx: click.Context, question: str, top_k: int | None, as_json: b
         click.echo(f"\n[{c.n}] {where} ({c.source})\n    “{c.quote}”")
 
 
+@cli.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+@click.pass_context
+@_friendly_errors
+def sources_command(ctx: click.Context, as_json: bool) -> None:
+    """List the indexed documents, their passage counts and when they were indexed."""
+    from assistant.chain import make_embeddings, store_location
+    from assistant.sources import list_sources
+
+    settings = _settings(ctx)
+    sources = list_sources(store_location(settings), make_embeddings(settings))
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in sources], ensure_ascii=False))
+        return
+    if not sources:
+        click.echo("No documents indexed yet; run `assistant index`.")
+    for s in sources:
+        click.echo(f"{s.source}\t{s.passages} passages\tindexed {s.indexed_at}\t{s.title}")
+
+
+@cli.command("remove")
+@click.argument("source")
+@click.pass_context
+@_friendly_errors
+def remove_command(ctx: click.Context, source: str) -> None:
+    """Remove the document SOURCE (as `assistant sources` shows it) from the index."""
+    from assistant.chain import make_embeddings, store_location
+    from assistant.sources import remove_source
+
+    settings = _settings(ctx)
+    removed = remove_source(store_location(settings), make_embeddings(settings), source)
+    click.echo(f"Removed {source}: {removed} passages.")
+
+
 @cli.command("serve")
 @click.option("--host", help="Address to bind (default 127.0.0.1, or ASSISTANT_HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default 7860).")

@@ -2,6 +2,8 @@
 
 Uses LangChain's indexing API with a SQL record manager kept beside Chroma in ``index/``:
 each passage is hashed (content + metadata); a hash already recorded is not embedded again.
+Passage ids are those hashes, and Chroma *upserts* by id, so a run killed midway and run
+again still ends with every passage exactly once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 # Choose once: changing the key encoder re-embeds everything.
 _KEY_ENCODER = "sha256"
 _BATCH_SIZE = 64
+#: The record manager groups passages by this key: one group per file.
+SOURCE_ID_KEY = "doc_key"
 
 
 @dataclass
@@ -60,19 +64,29 @@ def index_paths(
     rebuild: bool = False,
     progress: bool = True,
 ) -> IndexReport:
-    """Index the supported files under ``paths`` into the store at ``location``.
+    """Index the files under ``paths`` into the store at ``location``.
 
-    A file that cannot be read is reported in ``failed`` and the others are still indexed.
-    With ``rebuild`` the store is deleted first (the way out of a corrupt index).
+    A file that cannot be read is reported in ``failed``, its earlier passages are kept, and
+    the other files are still indexed. For each folder given, the passages of files that are
+    no longer in it are deleted. With ``rebuild`` the store is deleted first (the way out of
+    a corrupt index).
 
     Raises:
         IngestError: a path does not exist (checked before anything is changed).
     """
-    files = find_files(list(paths))
+    paths = list(paths)
+    files = find_files(paths)
     report = IndexReport()
     passages = _passages(files, embeddings, report, progress=progress)
-    return index_documents(passages, location=location, embeddings=embeddings,
-                           rebuild=rebuild, report=report)
+    index_documents(passages, location=location, embeddings=embeddings, rebuild=rebuild,
+                    report=report)
+    folders = {str(p.resolve()) for p in paths if p.is_dir()}
+    if folders:
+        present = {f.key for f in files}
+        started = time.perf_counter() - report.seconds
+        report.deleted += _delete_missing(location, embeddings, folders, present)
+        report.seconds = time.perf_counter() - started
+    return report
 
 
 def index_documents(
@@ -83,39 +97,31 @@ def index_documents(
     rebuild: bool = False,
     report: IndexReport | None = None,
 ) -> IndexReport:
-    """Index ready-made passages (each with a ``source`` in its metadata) incrementally."""
+    """Index ready-made passages incrementally, grouped by ``metadata["doc_key"]``
+    (falling back to ``metadata["source"]``)."""
     from langchain_core.indexing import index
 
     started = time.perf_counter()
     report = report or IndexReport()
     if rebuild:
-        remove_index(location)
+        remove_index(location, embeddings)
     store = open_store(location, embeddings, create=True)
     records = open_record_manager(location, embeddings)
     stats = index(
-        passages,
+        (_with_key(p) for p in passages),
         records,
         store,
         cleanup="incremental",
-        source_id_key="source",
+        source_id_key=SOURCE_ID_KEY,
         key_encoder=_KEY_ENCODER,
         batch_size=_BATCH_SIZE,
     )
-    report.added = stats["num_added"]
-    report.updated = stats.get("num_updated", 0)
-    report.skipped = stats["num_skipped"]
-    report.deleted = stats["num_deleted"]
+    report.added += stats["num_added"]
+    report.updated += stats.get("num_updated", 0)
+    report.skipped += stats["num_skipped"]
+    report.deleted += stats["num_deleted"]
     report.seconds = time.perf_counter() - started
-    write_manifest(
-        location,
-        {
-            "embedding_model": embeddings.model_name,
-            "embedding_backend": embeddings.backend,
-            "collection": collection_name(location.collection, embeddings),
-            "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "passages": store._collection.count(),
-        },
-    )
+    mark_changed(location, embeddings, store)
     log.info("indexed: %s", report.to_dict())
     return report
 
@@ -125,25 +131,77 @@ def open_record_manager(location: StoreLocation, embeddings: SentenceEmbeddings)
     from langchain_classic.indexes import SQLRecordManager
 
     location.index_dir.mkdir(parents=True, exist_ok=True)
-    namespace = f"chroma/{collection_name(location.collection, embeddings)}"
-    if location.chroma_url:
-        namespace = f"{location.chroma_url}/{namespace}"
-    records = SQLRecordManager(
-        namespace, db_url=f"sqlite:///{location.index_dir.resolve()}/records.sqlite"
-    )
+    records = SQLRecordManager(record_namespace(location, embeddings),
+                               db_url=f"sqlite:///{location.records_path.resolve()}")
     records.create_schema()
     return records
 
 
-def remove_index(location: StoreLocation) -> None:
-    """Delete the embedded store and its records (a server's collection is left alone)."""
+def record_namespace(location: StoreLocation, embeddings: SentenceEmbeddings) -> str:
+    namespace = f"chroma/{collection_name(location.collection, embeddings)}"
+    return f"{location.chroma_url}/{namespace}" if location.chroma_url else namespace
+
+
+def mark_changed(location: StoreLocation, embeddings: SentenceEmbeddings, store: Any) -> None:
+    """Record the model and passage count; its new time tells readers to reload BM25."""
+    write_manifest(
+        location,
+        {
+            "embedding_model": embeddings.model_name,
+            "embedding_backend": embeddings.backend,
+            "collection": collection_name(location.collection, embeddings),
+            "changed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "passages": store._collection.count(),
+        },
+    )
+
+
+def remove_index(location: StoreLocation, embeddings: SentenceEmbeddings) -> None:
+    """Delete the store and its records (on a server: this model's collection)."""
+    if location.chroma_url:
+        store = open_store(location, embeddings, create=True)
+        store.delete_collection()
     forget_client(location)
-    for child in ("chroma", "records.sqlite", "manifest.json"):
-        target = location.index_dir / child
+    for target in (location.chroma_dir, location.records_path, location.manifest_path):
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
+
+
+def delete_keys(location: StoreLocation, embeddings: SentenceEmbeddings,
+                doc_keys: Iterable[str]) -> int:
+    """Delete every passage of the given files from the store and the records."""
+    doc_keys = list(doc_keys)
+    if not doc_keys:
+        return 0
+    store = open_store(location, embeddings)
+    records = open_record_manager(location, embeddings)
+    found = store.get(where={SOURCE_ID_KEY: {"$in": doc_keys}}, include=[])
+    ids = list(found["ids"])
+    # Records may know passages the store lost (a run killed midway): drop those too.
+    recorded = records.list_keys(group_ids=doc_keys)
+    if ids:
+        store.delete(ids=ids)
+    if recorded or ids:
+        records.delete_keys(list(set(recorded) | set(ids)))
+    mark_changed(location, embeddings, store)
+    return len(ids)
+
+
+def _delete_missing(location: StoreLocation, embeddings: SentenceEmbeddings,
+                    folders: set[str], present: set[str]) -> int:
+    store = open_store(location, embeddings)
+    indexed = store.get(where={"origin": {"$in": sorted(folders)}}, include=["metadatas"])
+    gone = {m[SOURCE_ID_KEY] for m in indexed["metadatas"] if m and m.get(SOURCE_ID_KEY)}
+    gone -= present
+    return delete_keys(location, embeddings, sorted(gone))
+
+
+def _with_key(passage: Document) -> Document:
+    if SOURCE_ID_KEY not in passage.metadata:
+        passage.metadata[SOURCE_ID_KEY] = passage.metadata["source"]
+    return passage
 
 
 def _passages(
@@ -166,4 +224,3 @@ def _passages(
             log.warning("skipped %s: %s", file.source, exc)
             continue
         yield from passages
-

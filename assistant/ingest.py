@@ -27,10 +27,16 @@ TokenCounter = Callable[[str], int]
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file to index and the name it is known by in citations."""
+    """A file to index, the name it is known by in citations, and the folder it came from."""
 
     path: Path
     source: str
+    origin: str = ""
+
+    @property
+    def key(self) -> str:
+        """Unique per file: two folders may each hold a ``notes.txt``."""
+        return f"{self.origin}/{self.source}" if self.origin else self.source
 
 
 def find_files(paths: Iterable[Path]) -> list[SourceFile]:
@@ -45,12 +51,13 @@ def find_files(paths: Iterable[Path]) -> list[SourceFile]:
     found: list[SourceFile] = []
     for path in paths:
         if path.is_dir():
+            origin = str(path.resolve())
             for file in sorted(path.rglob("*")):
                 relative = file.relative_to(path)
                 if file.is_file() and not any(part.startswith(".") for part in relative.parts):
-                    found.append(SourceFile(file, relative.as_posix()))
-        elif path.is_file():
-            found.append(SourceFile(path, path.name))
+                    found.append(SourceFile(file, relative.as_posix(), origin))
+        elif path.exists():
+            found.append(SourceFile(path, path.name, str(path.resolve().parent)))
         else:
             raise IngestError(f"{path} does not exist; give a file or a folder of documents.")
     return found
@@ -136,6 +143,9 @@ def load_passages(
                               max_tokens=max_tokens, count_tokens=count_tokens)
     if not passages:
         raise IngestError(f"“{file.path}” holds no text to index.")
+    for passage in passages:
+        passage.metadata["origin"] = file.origin
+        passage.metadata["doc_key"] = file.key
     return passages
 
 

@@ -20,7 +20,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from assistant.embeddings import SentenceEmbeddings
-from assistant.store import all_passages
+from assistant.store import StoreLocation, all_passages, manifest_stamp
 from assistant.text import tokenize
 
 #: The usual reciprocal rank fusion constant (Cormack et al., 2009).
@@ -31,23 +31,42 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class KeywordIndex:
-    """BM25 over every passage of a Chroma collection, rebuilt whenever the collection changes."""
+    """BM25 over every passage of a Chroma collection, rebuilt whenever the collection changes.
 
-    def __init__(self, store: Any) -> None:
+    Every indexing run and removal rewrites the index's manifest; a query first compares the
+    manifest's time with the one seen at the last load (one ``stat`` call) and reloads when
+    it moved, so BM25 never returns a removed passage or misses a new one, even when another
+    process changed the index.
+    """
+
+    def __init__(self, store: Any, location: StoreLocation | None = None) -> None:
         self.store = store
+        self.location = location
         self._lock = threading.Lock()
         self.passages: list[Document] = []
         self.position: dict[str, int] = {}
+        self.document_frequency: dict[str, int] = {}
         self._bm25: Any = None
         self._vocabulary: dict[str, int] = {}
+        self._stamp = -1
         self.refresh()
+
+    def ensure_current(self) -> None:
+        """Reload if the index changed since the last load."""
+        if self.location is not None and manifest_stamp(self.location) != self._stamp:
+            self.refresh()
 
     def refresh(self) -> None:
         """Reload the passages from the store and rebuild BM25 over them."""
         import bm25s
 
+        stamp = manifest_stamp(self.location) if self.location is not None else 0
         passages = all_passages(self.store)
         corpus_tokens = [tokenize(p.page_content) or ["\x00empty"] for p in passages]
+        frequency: dict[str, int] = {}
+        for tokens in corpus_tokens:
+            for term in set(tokens):
+                frequency[term] = frequency.get(term, 0) + 1
         bm25 = None
         vocabulary: dict[str, int] = {}
         if passages:
@@ -57,8 +76,10 @@ class KeywordIndex:
         with self._lock:
             self.passages = passages
             self.position = {p.id: i for i, p in enumerate(passages) if p.id}
+            self.document_frequency = frequency
             self._bm25 = bm25
             self._vocabulary = vocabulary
+            self._stamp = stamp
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -112,6 +133,7 @@ class HybridRetriever(BaseRetriever):
         k = k or self.k
         if not queries:
             return []
+        self.keywords.ensure_current()
         vectors = self.embeddings.embed_questions(list(queries))
         dense = self._dense(vectors)
         return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ class StoreLocation:
     @property
     def manifest_path(self) -> Path:
         return self.index_dir / _MANIFEST
+
+    @property
+    def records_path(self) -> Path:
+        return self.index_dir / "records.sqlite"
 
     def describe(self) -> str:
         return self.chroma_url or str(self.index_dir)
@@ -63,14 +68,23 @@ def open_store(
             "run `assistant index` (it indexes corpus/ by default) first."
         )
     try:
-        return Chroma(
+        store = Chroma(
             collection_name=name,
             embedding_function=embeddings,
             client=client,
             collection_metadata={"hnsw:space": "cosine", "embedding_model": embeddings.model_name},
         )
+        stored_model = (store._collection.metadata or {}).get("embedding_model")
     except Exception as exc:  # noqa: BLE001
         raise IndexCorruptError(_corrupt_message(location, exc)) from exc
+    if stored_model and stored_model != embeddings.model_name:
+        # Two models' vectors must never share a collection.
+        raise ConfigError(
+            f"The collection {name!r} at {location.describe()} was built with "
+            f"{stored_model!r}, not {embeddings.model_name!r}. Use another "
+            "ASSISTANT_COLLECTION, or rebuild with `assistant index --rebuild`."
+        )
+    return store
 
 
 def all_passages(store: Chroma) -> list[Document]:
@@ -89,6 +103,14 @@ def all_passages(store: Chroma) -> list[Document]:
     return docs
 
 
+def manifest_stamp(location: StoreLocation) -> int:
+    """When the index last changed (ns), as cheap to read as one stat call; 0 if never."""
+    try:
+        return location.manifest_path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
 def read_manifest(location: StoreLocation) -> dict[str, Any]:
     """Read what the last indexing run recorded (model, counts); empty if none."""
     try:
@@ -103,7 +125,7 @@ def read_manifest(location: StoreLocation) -> dict[str, Any]:
 
 def write_manifest(location: StoreLocation, manifest: dict[str, Any]) -> None:
     location.index_dir.mkdir(parents=True, exist_ok=True)
-    tmp = location.manifest_path.with_suffix(".tmp")
+    tmp = location.manifest_path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     tmp.replace(location.manifest_path)
 

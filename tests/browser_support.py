@@ -169,7 +169,7 @@ def _tail(path: Path, limit: int = 6000) -> str:
 
 
 def artifact_name(nodeid: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", nodeid).strip("_")[:150]
 
 
 def save_failure_artifacts(page: Any, nodeid: str) -> list[Path]:
@@ -178,13 +178,13 @@ def save_failure_artifacts(page: Any, nodeid: str) -> list[Path]:
     base = ARTIFACTS / artifact_name(nodeid)
     saved: list[Path] = []
     try:
-        shot = base.with_suffix(".png")
+        shot = base.parent / f"{base.name}.png"
         page.screenshot(path=str(shot), full_page=True)
         saved.append(shot)
     except Exception as exc:  # the page may have crashed; the report should still go out
         print(f"could not save a screenshot for {nodeid}: {exc}", file=sys.stderr)
     try:
-        dump = base.with_suffix(".html")
+        dump = base.parent / f"{base.name}.html"
         dump.write_text(page.content(), encoding="utf-8")
         saved.append(dump)
     except Exception as exc:
@@ -225,3 +225,33 @@ def covering_element(page: Any, selector: str) -> str | None:
         }"""
     )
     return result
+
+
+def wait_for_scroll_to_settle(
+    locator: Any, *, quiet_ms: int = 400, timeout_ms: int = 5_000
+) -> None:
+    """Wait until the scroll container around ``locator`` (and the page) stop moving.
+
+    Gradio's chatbot scrolls itself to the newest message after it renders (smoothly); a test
+    that scrolls by hand must wait for that first or it will be undone.
+    """
+    locator.evaluate(
+        """(el, [quietMs, timeoutMs]) => new Promise(resolve => {
+            let box = el.parentElement;
+            while (box && !(box.scrollHeight > box.clientHeight &&
+                            /(auto|scroll)/.test(getComputedStyle(box).overflowY))) {
+                box = box.parentElement;
+            }
+            const where = () => `${box ? box.scrollTop : 0}/${window.scrollY}`;
+            let last = where(), quietSince = performance.now();
+            const began = performance.now();
+            const tick = () => {
+                const now = performance.now(), current = where();
+                if (current !== last) { last = current; quietSince = now; }
+                if (now - quietSince >= quietMs || now - began >= timeoutMs) return resolve();
+                requestAnimationFrame(tick);
+            };
+            requestAnimationFrame(tick);
+        })""",
+        [quiet_ms, timeout_ms],
+    )

@@ -35,6 +35,7 @@ from tests.browser_support import (
     open_chat,
     save_failure_artifacts,
     start_app,
+    wait_for_scroll_to_settle,
 )
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -141,6 +142,7 @@ def test_answer_cites_its_passage_and_the_marker_shows_it(page: Any) -> None:
     # to the bottom edge of the view: its passage, just below, is out of sight.
     ask(page, "What did Muqtada al-Sadr demand?")
     ask(page, "Who is Khaled Hammadi?")
+    wait_for_scroll_to_settle(marker)
     marker.evaluate("el => el.scrollIntoView({block: 'end'})")
     expect(marker).to_be_in_viewport()
     expect(source).not_to_be_in_viewport()
@@ -150,6 +152,7 @@ def test_answer_cites_its_passage_and_the_marker_shows_it(page: Any) -> None:
     marker.click()
 
     expect(source).to_have_class(re.compile(r"\bflash\b"), timeout=1_000)
+    assert source.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
     expect(source).to_be_in_viewport(ratio=0.5)
     expect(source).not_to_have_class(re.compile(r"\bflash\b"), timeout=5_000)
     # The click handler takes over: no navigation, no new tab.
