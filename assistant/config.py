@@ -58,5 +58,6 @@ class Settings(BaseSettings):
     )
     max_sentences: int = Field(3, gt=0, le=10, description="Most sentences quoted in an answer")
     max_question_chars: int = Field(2000, gt=0, description="Longer questions are rejected")
+    max_upload_mb: int = Field(20, gt=0, le=1024, description="Largest file the chat accepts")
     host: str = Field("127.0.0.1", description="Address the chat binds to")
     port: int = Field(7860, gt=0, lt=65536, description="Port the chat listens on")

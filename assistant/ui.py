@@ -1,19 +1,23 @@
-"""The browser chat (Gradio Blocks): formatting only; answers come from the chain.
+"""The browser chat (Gradio Blocks): layout and event wiring only.
 
-Every piece of document text is HTML-escaped here before it reaches the page; Gradio's own
-sanitiser is a second fence, not the first.
+Answers come from the chain, documents from the indexer; HTML comes from ``ui_format``.
 """
 
 from __future__ import annotations
 
 import html
-import itertools
+import shutil
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from assistant.answer import Answer, Citation
 from assistant.chain import Assistant
 from assistant.errors import AssistantError
+from assistant.index import index_paths
+from assistant.loaders import SUPPORTED_SUFFIXES
+from assistant.sources import list_sources, remove_source
+from assistant.ui_format import WORKING, format_answer, split_answer
 
 EXAMPLES = [
     "What is Plan T?",
@@ -21,8 +25,8 @@ EXAMPLES = [
     "Who is Khaled Hammadi?",
     "Why did the militias postpone targeting American forces?",
 ]
-
-_message_ids = itertools.count(1)
+# Pause between streamed sentences: enough to read as streaming, too short to feel slow.
+_STREAM_PAUSE = 0.04
 
 CSS = """
 .answer-text { line-height: 1.55; }
@@ -34,12 +38,17 @@ CSS = """
           overflow-wrap: anywhere; }
 .source.flash { outline: 2px solid var(--color-accent); }
 .source-head { font-size: .85em; font-weight: 600; }
-.source-where { font-weight: 400; opacity: .8; }
+.source-where, .source-file { font-weight: 400; opacity: .8; }
 .source-text { font-size: .9em; margin-top: .2em; }
 .source-text mark { background: #fde68a; color: #111; padding: 0 1px; }
 .scores { font-size: .75em; opacity: .7; font-family: var(--font-mono); }
-.refusal { font-style: italic; opacity: .85; }
-.refusal::before { content: "ⓘ "; font-style: normal; }
+.refusal { font-style: italic; opacity: .85; border-left: 3px solid var(--border-color-primary);
+           padding-left: .5em; }
+.working { opacity: .7; font-style: italic; }
+.typing { animation: blink 1s steps(2) infinite; }
+@keyframes blink { 50% { opacity: 0; } }
+#chat, #chat * { overflow-wrap: anywhere; }
+@media (max-width: 480px) { .gradio-container { padding: 4px !important; } }
 """
 
 # Clicking a marker scrolls to its passage in the same answer and flashes it.
@@ -59,70 +68,12 @@ document.addEventListener("click", (event) => {
 """
 
 
-def format_answer(answer: Answer, *, show_scores: bool = False) -> str:
-    """Render an answer and its cited passages as one HTML chat message (no blank lines)."""
-    if answer.refused:
-        return f'<div class="refusal">{html.escape(answer.text)}</div>'
-    uid = next(_message_ids)
-    body = _link_markers(html.escape(answer.text), uid, len(answer.citations))
-    sources = "".join(_format_citation(c, uid, answer, show_scores) for c in answer.citations)
-    return (
-        f'<div class="answer-text">{body}</div>'
-        f'<div class="sources"><div class="sources-title">Sources</div>{sources}</div>'
-    )
-
-
-def _link_markers(escaped_text: str, uid: int, count: int) -> str:
-    for n in range(1, count + 1):
-        escaped_text = escaped_text.replace(
-            f"[{n}]", f'<a class="cite" href="#src-{uid}-{n}" title="Show passage {n}">[{n}]</a>'
-        )
-    return escaped_text
-
-
-def _format_citation(c: Citation, uid: int, answer: Answer, show_scores: bool) -> str:
-    where = [c.title, c.section, f"paragraph {c.paragraph}"]
-    if c.page:
-        where.append(f"page {c.page}")
-    where_text = " · ".join(html.escape(w) for w in where if w)
-    scores = ""
-    if show_scores:
-        scores = f'<div class="scores">{html.escape(_scores_text(c, answer))}</div>'
-    return (
-        f'<div class="source" id="src-{uid}-{c.n}">'
-        f'<div class="source-head">[{c.n}] <span class="source-where">{where_text}</span>'
-        f' <span class="source-file">({html.escape(c.source)})</span></div>'
-        f'<div class="source-text">{_highlight(c)}</div>{scores}</div>'
-    )
-
-
-def _highlight(c: Citation) -> str:
-    """Escape the passage and wrap the quoted sentences in <mark>."""
-    pieces, cursor = [], 0
-    for start, end in sorted(c.quote_spans):
-        pieces.append(html.escape(c.text[cursor:start]))
-        pieces.append(f"<mark>{html.escape(c.text[start:end])}</mark>")
-        cursor = end
-    pieces.append(html.escape(c.text[cursor:]))
-    return "".join(pieces).replace("\n", "<br>")
-
-
-def _scores_text(c: Citation, answer: Answer) -> str:
-    for doc in answer.retrieved:
-        meta = doc.metadata
-        if meta.get("source") == c.source and doc.page_content == c.text:
-            s = meta.get("scores", {})
-            parts = [f"sentence {c.score:.3f}"]
-            for key in ("dense", "bm25", "rrf"):
-                if s.get(key) is not None:
-                    parts.append(f"{key} {s[key]:.3f}")
-            return " · ".join(parts)
-    return f"sentence {c.score:.3f}"
-
-
 def build(assistant: Assistant) -> Any:
-    """Build the chat as Gradio Blocks over ``assistant``."""
+    """Build the chat (and the Documents tab) as Gradio Blocks over ``assistant``."""
     import gradio as gr
+
+    settings = assistant.settings
+    uploads = settings.index_dir / "uploads"
 
     def respond(
         question: str, messages: list[dict[str, Any]], asked: list[str], k: int,
@@ -132,43 +83,140 @@ def build(assistant: Assistant) -> Any:
             answer = assistant.ask(question, history=asked, k=int(k))
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
-        messages = [
-            *messages,
-            {"role": "user", "content": html.escape(question.strip())},
-            {"role": "assistant", "content": format_answer(answer, show_scores=show_scores)},
-        ]
-        yield "", messages, [*asked, answer.question]
+        user = {"role": "user", "content": html.escape(question.strip())}
+        history = [*messages, user]
+        yield "", [*history, {"role": "assistant", "content": WORKING}], asked
+        frames = 0 if answer.refused else len(split_answer(answer.text)) - 1
+        for shown in range(1, frames + 1):
+            partial = format_answer(answer, show_scores=show_scores, sentences=shown)
+            yield "", [*history, {"role": "assistant", "content": partial}], asked
+            time.sleep(_STREAM_PAUSE)
+        final = format_answer(answer, show_scores=show_scores)
+        yield "", [*history, {"role": "assistant", "content": final}], [*asked, answer.question]
+
+    def ask_api(question: str, k: int = settings.top_k) -> dict[str, Any]:
+        """Answer a question; returns the same JSON as `assistant ask --json`."""
+        try:
+            return assistant.ask(question, k=int(k)).to_dict()
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    def documents_table() -> list[list[Any]]:
+        return [[s.source, s.title, s.passages, s.indexed_at]
+                for s in list_sources(assistant.location, assistant.embeddings)]
+
+    def removable() -> Any:
+        choices = [(f"{s.source} ({s.passages} passages)", s.key)
+                   for s in list_sources(assistant.location, assistant.embeddings)]
+        return gr.update(choices=choices, value=None)
+
+    def upload(files: list[str] | None, progress: Any = gr.Progress()) -> tuple[str, Any, Any]:
+        status = _index_uploads(assistant, files or [], uploads, progress)
+        return status, documents_table(), removable()
+
+    def remove(key: str | None) -> tuple[str, Any, Any]:
+        if not key:
+            return "Choose a document to remove.", documents_table(), removable()
+        try:
+            removed = remove_source(assistant.location, assistant.embeddings, key)
+        except AssistantError as exc:
+            return html.escape(str(exc)), documents_table(), removable()
+        copy = Path(key)
+        if copy.parent == uploads.resolve() and copy.exists():
+            copy.unlink()  # else re-indexing the uploads folder would bring it back
+        return (f"Removed {html.escape(copy.name)} ({removed} passages).", documents_table(),
+                removable())
 
     with gr.Blocks(title="Article assistant", fill_height=True) as demo:
         gr.Markdown(
-            "### Ask the article\nAnswers quote the article verbatim; every sentence cites "
-            "its passage. Click a marker like **[1]** to read the passage."
+            "### Ask the article\nAnswers quote the documents verbatim; every sentence cites "
+            "its passage. Click a marker like **[1]** to see the passage."
         )
-        chatbot = gr.Chatbot(
-            label="Conversation", height=520, buttons=["copy"], elem_id="chat",
-            placeholder="Ask a question about the article below.",
-        )
-        asked = gr.State([])
-        with gr.Row(equal_height=True):
-            question = gr.Textbox(
-                label="Your question", placeholder="e.g. What is Plan T?", scale=5,
-                max_lines=4, autofocus=True, elem_id="question", submit_btn=False,
+        with gr.Tab("Chat", elem_id="chat-tab"):
+            chatbot = gr.Chatbot(
+                label="Conversation", height=520, buttons=["copy"], elem_id="chat",
+                placeholder="Ask a question about the documents.",
             )
-            send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-        with gr.Row():
-            new_chat = gr.Button("New chat", size="sm", elem_id="new-chat")
-        gr.Examples(EXAMPLES, inputs=question, label="Examples")
-        with gr.Accordion("Settings", open=False):
-            k = gr.Slider(1, 10, value=assistant.settings.top_k, step=1,
-                          label="Passages to retrieve (k)")
-            show_scores = gr.Checkbox(False, label="Show retrieval scores")
+            asked = gr.State([])
+            with gr.Row(equal_height=True):
+                question = gr.Textbox(
+                    label="Your question", placeholder="e.g. What is Plan T?  (Enter sends)",
+                    scale=5, lines=1, max_lines=4, autofocus=True, elem_id="question",
+                    max_length=settings.max_question_chars,
+                )
+                send = gr.Button("Send", variant="primary", scale=1, min_width=80,
+                                 elem_id="send")
+            with gr.Row():
+                new_chat = gr.Button("New chat", size="sm", elem_id="new-chat")
+            gr.Examples(EXAMPLES, inputs=question, label="Examples")
+            with gr.Accordion("Settings", open=False, elem_id="settings"):
+                k = gr.Slider(1, 10, value=settings.top_k, step=1,
+                              label="Passages to retrieve (k)", elem_id="k")
+                show_scores = gr.Checkbox(False, label="Show retrieval scores",
+                                          elem_id="show-scores")
+        with gr.Tab("Documents", elem_id="documents-tab"):
+            gr.Markdown(
+                f"Upload {', '.join(SUPPORTED_SUFFIXES)} files (up to "
+                f"{settings.max_upload_mb} MB each). Only what changed is embedded again."
+            )
+            files = gr.File(label="Upload documents", file_count="multiple",
+                            file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
+            status = gr.Markdown(elem_id="upload-status")
+            table = gr.Dataframe(headers=["Document", "Title", "Passages", "Indexed"],
+                                 value=documents_table, interactive=False,
+                                 label="Indexed documents", elem_id="documents", wrap=True)
+            with gr.Row():
+                to_remove = gr.Dropdown(label="Document to remove", choices=[],
+                                        elem_id="remove-choice")
+                remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
 
-        inputs = [question, chatbot, asked, k, show_scores]
-        outputs = [question, chatbot, asked]
-        question.submit(respond, inputs, outputs, api_visibility="private")
-        send.click(respond, inputs, outputs, api_visibility="private")
-        new_chat.click(lambda: ("", [], []), None, outputs, api_visibility="private")
+        chat_inputs = [question, chatbot, asked, k, show_scores]
+        chat_outputs = [question, chatbot, asked]
+        question.submit(respond, chat_inputs, chat_outputs, api_visibility="private")
+        send.click(respond, chat_inputs, chat_outputs, api_visibility="private")
+        new_chat.click(lambda: ("", [], []), None, chat_outputs, api_visibility="private")
+        files.upload(upload, files, [status, table, to_remove], api_visibility="private")
+        remove_button.click(remove, to_remove, [status, table, to_remove],
+                            api_visibility="private")
+        demo.load(removable, None, to_remove, api_visibility="private")
+        gr.api(ask_api, api_name="ask")
     return demo
+
+
+def _index_uploads(assistant: Assistant, files: list[str], uploads: Path, progress: Any) -> str:
+    """Copy the uploaded files into the index's uploads folder and index them one by one."""
+    settings = assistant.settings
+    limit = settings.max_upload_mb * 1024 * 1024
+    lines: list[str] = []
+    uploads.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(files):
+        path = Path(name)
+        shown = html.escape(path.name)
+        progress(i / max(len(files), 1), desc=f"Indexing {path.name}")
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            lines.append(f"✗ {shown}: {path.suffix or 'no'} files are not supported "
+                         f"(supported: {', '.join(SUPPORTED_SUFFIXES)}).")
+            continue
+        if path.stat().st_size > limit:
+            lines.append(f"✗ {shown}: larger than the {settings.max_upload_mb} MB limit "
+                         "(ASSISTANT_MAX_UPLOAD_MB).")
+            continue
+        target = uploads / path.name
+        shutil.copyfile(path, target)
+        try:
+            report = index_paths([target], location=assistant.location,
+                                 embeddings=assistant.embeddings, progress=False)
+        except AssistantError as exc:
+            lines.append(f"✗ {shown}: {html.escape(str(exc))}")
+            continue
+        if report.failed:
+            target.unlink(missing_ok=True)
+            lines.extend(f"✗ {shown}: {html.escape(f['error'])}" for f in report.failed)
+        else:
+            lines.append(f"✓ {shown}: {report.added} passages added, {report.updated} updated, "
+                         f"{report.skipped} unchanged, {report.deleted} removed.")
+    progress(1.0, desc="Done")
+    return "\n\n".join(lines) or "No files received."
 
 
 def launch(assistant: Assistant, *, prevent_thread_lock: bool = False) -> Any:
@@ -181,8 +229,8 @@ def launch(assistant: Assistant, *, prevent_thread_lock: bool = False) -> Any:
         server_port=settings.port,
         css=CSS,
         head=HEAD,
-        show_error=True,
+        show_error=False,
         footer_links=["api"],
         prevent_thread_lock=prevent_thread_lock,
-        quiet=False,
+        max_file_size=f"{settings.max_upload_mb}mb",
     )

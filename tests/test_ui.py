@@ -1,5 +1,5 @@
 from assistant.answer import Answer, Citation
-from assistant.ui import format_answer
+from assistant.ui_format import format_answer
 
 
 def _answer(text: str, passage: str, quote: str) -> Answer:

@@ -1,0 +1,394 @@
+"""Batch evaluation: run a file of questions through the assistant and score every answer.
+
+Questions are retrieved and answered in batches (one embedding batch and one Chroma query
+per batch). Each row is scored against what its file says is right; :func:`summarize` turns
+the rows into the metrics whose key names the README documents. A row whose answering throws
+is kept with ``status = "error"`` and NaN scores, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.documents import Document
+
+from assistant import metrics
+from assistant.chain import Assistant, check_question, make_embeddings, open_assistant
+from assistant.config import Settings
+from assistant.embeddings import SentenceEmbeddings
+from assistant.eval_inputs import EvalInput, EvalQuestion
+from assistant.index import IndexReport, index_documents
+from assistant.store import StoreLocation
+
+log = logging.getLogger(__name__)
+
+HIT_KS = (1, 3, 5, 10)
+#: Passages retrieved per question to compute hit@10 / mrr@10 (the answerer sees the top k).
+RANK_DEPTH = 10
+NAN = float("nan")
+#: The metric keys of :func:`summarize`, in the order reports show them.
+METRIC_KEYS = (
+    "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10",
+    "answer_contains", "f1", "exact_match", "answer_words",
+    "citation_precision", "citation_support",
+    "refusal_rate", "false_refusal_rate",
+)
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
+
+
+@dataclass
+class EvalRow:
+    """One question's outcome: the answer, where the gold passage ranked, and its scores."""
+
+    number: int
+    item: EvalQuestion
+    status: str = "ok"
+    error: str | None = None
+    answer: str = ""
+    refused: bool = False
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    retrieved: list[Document] = field(default_factory=list)
+    gold: list[bool] = field(default_factory=list)
+    gold_rank: int | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    latency_ms: float = NAN
+
+    def to_dict(self) -> dict[str, Any]:
+        """One line of ``rows.jsonl`` (NaN, i.e. "does not apply", becomes null)."""
+        item = self.item
+        return {
+            "row": self.number,
+            "line": item.line,
+            "id": item.id,
+            "question": item.question,
+            "expected": list(item.answers),
+            "unanswerable": item.unanswerable,
+            "status": self.status,
+            "error": self.error,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [{k: v for k, v in c.items() if k != "text"} for c in self.citations],
+            "gold_rank": self.gold_rank,
+            "retrieved": [
+                {"source": p.metadata.get("source"), "paragraph": p.metadata.get("paragraph"),
+                 "gold": gold}
+                for p, gold in zip(self.retrieved, self.gold, strict=False)
+            ],
+            "metrics": {k: _json_number(v) for k, v in self.scores.items()},
+            "latency_ms": _json_number(self.latency_ms, 2),
+        }
+
+
+def is_gold(text: str, source: str | None, item: EvalQuestion) -> bool:
+    """Whether a passage (its text and source) is a gold passage for ``item``.
+
+    SQuAD: the question's own paragraph. Otherwise the passage must contain ``evidence``
+    (compared case-folded, with whitespace collapsed and curly quotes made straight) and
+    come from ``source``, for whichever of the two the row gives.
+    """
+    if item.gold_passage is not None:
+        return text.strip() == item.gold_passage.strip()
+    if not (item.evidence or item.source):
+        return False
+    if item.evidence and _loose(item.evidence) not in _loose(text):
+        return False
+    return not item.source or _same_source(source or "", item.source)
+
+
+def score_row(row: EvalRow) -> None:
+    """Fill ``row.scores``: every metric is NaN where it does not apply to this row."""
+    item = row.item
+    scores = dict.fromkeys(METRIC_KEYS[:-2] + ("refused",), NAN)
+    if row.status != "ok":
+        row.scores = scores
+        return
+    answerable = not item.unanswerable
+    scores["refused"] = float(row.refused)
+    if answerable and item.has_gold:
+        for k in HIT_KS:
+            scores[f"hit@{k}"] = metrics.hit_at(row.gold_rank, k)
+        scores["mrr@10"] = metrics.reciprocal_rank(row.gold_rank, RANK_DEPTH)
+    if answerable and item.answers:
+        prediction = "" if row.refused else metrics.strip_citations(row.answer)
+        scores["answer_contains"] = float(metrics.contains_answer(prediction, item.answers))
+        scores["f1"] = metrics.f1(prediction, item.answers)
+        scores["exact_match"] = metrics.exact_match(prediction, item.answers)
+    if not row.refused:
+        scores["answer_words"] = float(metrics.word_count(metrics.strip_citations(row.answer)))
+        support = metrics.citation_support(
+            row.answer, {c["n"]: c["text"] for c in row.citations}
+        )
+        scores["citation_support"] = NAN if support is None else support
+        if item.has_gold and row.citations:
+            gold = sum(1 for c in row.citations if c["gold"])
+            scores["citation_precision"] = gold / len(row.citations)
+    row.scores = scores
+
+
+def run_rows(
+    assistant: Assistant,
+    items: Sequence[EvalQuestion],
+    *,
+    k: int | None = None,
+    batch_size: int = 64,
+    on_batch: Callable[[int], None] = lambda done: None,
+    timings: dict[str, float] | None = None,
+) -> list[EvalRow]:
+    """Retrieve and answer ``items`` in batches; score each row.
+
+    ``k`` passages (default: the assistant's ``top_k``) go to the answerer; retrieval ranks
+    ``max(k, 10)`` so that hit@10 and mrr@10 can be computed. A row's ``latency_ms`` is its
+    batch's wall time divided by the batch's size (with ``batch_size=1``: the latency of one
+    question alone). ``on_batch`` is called with the number of rows done in each batch.
+    """
+    k = k or assistant.retriever.k
+    timings = timings if timings is not None else {}
+    timings.setdefault("retrieve", 0.0)
+    timings.setdefault("answer", 0.0)
+    rows: list[EvalRow] = []
+    max_chars = assistant.settings.max_question_chars
+    for begin in range(0, len(items), batch_size):
+        batch = [EvalRow(begin + i + 1, item) for i, item in enumerate(items[begin:begin + batch_size])]
+        runnable: list[EvalRow] = []
+        for row in batch:
+            try:
+                check_question(row.item.question, max_chars=max_chars)
+                runnable.append(row)
+            except Exception as exc:  # noqa: BLE001 - recorded on the row
+                _fail(row, exc)
+        try:
+            _answer_batch(assistant, runnable, k, timings)
+        except Exception as exc:  # noqa: BLE001 - find the row(s) that throw, one by one
+            log.warning("a batch failed (%s: %s); answering its rows one by one",
+                        type(exc).__name__, exc)
+            for row in runnable:
+                try:
+                    _answer_batch(assistant, [row], k, timings)
+                except Exception as row_exc:  # noqa: BLE001
+                    _fail(row, row_exc)
+        for row in batch:
+            score_row(row)
+        rows.extend(batch)
+        on_batch(len(batch))
+    return rows
+
+
+def summarize(rows: Sequence[EvalRow]) -> dict[str, Any]:
+    """The metrics over ``rows`` (README: "Evaluation"), and how many rows each is over.
+
+    Every metric is a mean of the per-row values where it applies (None when it applies to
+    no row); ``refusal_rate`` is over unanswerable rows, ``false_refusal_rate`` over
+    answerable ones; errored rows count in ``errors`` and in no metric.
+    """
+    ok = [r for r in rows if r.status == "ok"]
+    summary: dict[str, Any] = {
+        "rows": len(rows),
+        "answerable": sum(1 for r in rows if not r.item.unanswerable),
+        "unanswerable": sum(1 for r in rows if r.item.unanswerable),
+        "errors": len(rows) - len(ok),
+    }
+    counts: dict[str, int] = {}
+    for key in METRIC_KEYS[:-2]:
+        summary[key], counts[key] = _mean(r.scores.get(key, NAN) for r in ok)
+    unanswerable = [r.scores["refused"] for r in ok if r.item.unanswerable]
+    answerable = [r.scores["refused"] for r in ok if not r.item.unanswerable]
+    summary["refusal_rate"], counts["refusal_rate"] = _mean(unanswerable)
+    summary["false_refusal_rate"], counts["false_refusal_rate"] = _mean(answerable)
+    latencies = [r.latency_ms for r in ok if not math.isnan(r.latency_ms)]
+    summary["latency_p50_ms"] = round(_percentile(latencies, 50), 2) if latencies else None
+    summary["latency_p95_ms"] = round(_percentile(latencies, 95), 2) if latencies else None
+    summary["hit_curve"] = {
+        str(k): _mean(metrics.hit_at(r.gold_rank, k) for r in ok
+                      if not r.item.unanswerable and r.item.has_gold)[0]
+        for k in range(1, RANK_DEPTH + 1)
+    }
+    summary["counts"] = counts
+    return summary
+
+
+def markdown_summary(summary: dict[str, Any], *, title: str = "Evaluation") -> str:
+    """The summary as a Markdown table (what ``assistant eval`` prints)."""
+    counts = summary.get("counts", {})
+    lines = [f"## {title}", "",
+             f"{summary['rows']} questions ({summary['answerable']} answerable, "
+             f"{summary['unanswerable']} unanswerable), {summary['errors']} errors", "",
+             "| metric | value | over rows |", "|---|---:|---:|"]
+    for key in METRIC_KEYS:
+        value = summary.get(key)
+        shown = "–" if value is None else (f"{value:.1f}" if key == "answer_words" else f"{value:.3f}")
+        lines.append(f"| `{key}` | {shown} | {counts.get(key, 0)} |")
+    for key in ("latency_p50_ms", "latency_p95_ms"):
+        value = summary.get(key)
+        lines.append(f"| `{key}` | {'–' if value is None else f'{value:.1f}'} | |")
+    timing = summary.get("seconds")
+    if timing:
+        lines += ["", "Time: " + ", ".join(f"{name} {seconds:.1f} s"
+                                           for name, seconds in timing.items())]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class EvalRun:
+    """A finished evaluation: its input, its rows and their summary."""
+
+    data: EvalInput
+    rows: list[EvalRow]
+    summary: dict[str, Any]
+
+
+def evaluate(
+    data: EvalInput,
+    settings: Settings,
+    *,
+    k: int | None = None,
+    limit: int | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+    embeddings: SentenceEmbeddings | None = None,
+    notify: Callable[[str], None] = lambda message: None,
+) -> EvalRun:
+    """Open the index (for SQuAD: index its paragraphs first), run the rows, summarize.
+
+    Non-SQuAD rows are asked of the user's index (built from the corpus folder if missing).
+    ``limit`` keeps the first N rows. Progress bars (with ETA) go to stderr.
+    """
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    embeddings = embeddings or make_embeddings(settings)
+    items = data.questions[:limit] if limit else data.questions
+    if data.passages is not None:
+        assistant, report = open_squad_assistant(
+            settings, data, embeddings=embeddings,
+            progress=lambda ps: tqdm(ps, desc="indexing", unit="passage", file=sys.stderr,
+                                     disable=not progress),
+        )
+        notify(f"Indexed {len(data.passages):,} SQuAD paragraphs in {report.seconds:.1f} s "
+               f"({report.added} added, {report.skipped} unchanged) into "
+               f"{assistant.location.describe()}")
+    else:
+        assistant = open_assistant(settings, embeddings=embeddings, build_if_missing=True,
+                                   notify=notify)
+    opened = time.perf_counter()
+    timings: dict[str, float] = {}
+    with tqdm(total=len(items), desc="evaluating", unit="q", file=sys.stderr,
+              disable=not progress) as bar:
+        rows = run_rows(assistant, items, k=k, batch_size=batch_size, on_batch=bar.update,
+                        timings=timings)
+    summary = summarize(rows)
+    summary["seconds"] = {
+        "index" if data.passages is not None else "open": round(opened - started, 2),
+        "retrieve": round(timings["retrieve"], 2),
+        "answer": round(timings["answer"], 2),
+        "total": round(time.perf_counter() - started, 2),
+    }
+    summary["input"] = {"file": str(data.path), "format": data.format,
+                        "k": k or assistant.retriever.k, "batch_size": batch_size,
+                        "index": assistant.location.describe(), "warnings": data.warnings}
+    return EvalRun(data, rows, summary)
+
+
+def squad_location(settings: Settings, data: EvalInput) -> Settings:
+    """Settings pointing at the SQuAD file's own collection, beside (never in) the user's index.
+
+    ``<index_dir>/eval/squad-<digest of the paragraphs>/``: an embedded store of its own, so
+    neither the user's collection, records nor manifest are touched, and a re-run (or the same
+    paragraphs in another file) finds it already built.
+    """
+    if data.digest is None:
+        raise ValueError("not a SQuAD input")
+    folder = settings.index_dir / "eval" / f"squad-{data.digest}"
+    return Settings(**{**settings.model_dump(), "index_dir": folder, "collection": "squad",
+                       "chroma_url": None})
+
+
+def open_squad_assistant(
+    settings: Settings,
+    data: EvalInput,
+    *,
+    embeddings: SentenceEmbeddings | None = None,
+    progress: Callable[[Sequence[Document]], Any] | None = None,
+) -> tuple[Assistant, IndexReport]:
+    """Index the SQuAD paragraphs (incrementally: unchanged ones are skipped) and open them."""
+    squad_settings = squad_location(settings, data)
+    embeddings = embeddings or make_embeddings(settings)
+    location = StoreLocation(squad_settings.index_dir, squad_settings.collection)
+    passages = data.passages or []
+    report = index_documents(progress(passages) if progress else passages,
+                             location=location, embeddings=embeddings)
+    return open_assistant(squad_settings, embeddings=embeddings), report
+
+
+def _answer_batch(assistant: Assistant, rows: list[EvalRow], k: int,
+                  timings: dict[str, float]) -> None:
+    if not rows:
+        return
+    began = time.perf_counter()
+    questions = [r.item.question.strip() for r in rows]
+    ranked = assistant.retriever.rank_many(questions, k=max(k, RANK_DEPTH))
+    retrieved_at = time.perf_counter()
+    answers = assistant.answerer.answer_many(questions, [r[:k] for r in ranked])
+    ended = time.perf_counter()
+    timings["retrieve"] += retrieved_at - began
+    timings["answer"] += ended - retrieved_at
+    latency = (ended - began) * 1000 / len(rows)
+    for row, passages, answer in zip(rows, ranked, answers, strict=True):
+        row.retrieved = passages
+        row.gold = [is_gold(p.page_content, p.metadata.get("source"), row.item) for p in passages]
+        row.gold_rank = metrics.first_gold_rank(row.gold) if row.item.has_gold else None
+        row.answer, row.refused = answer.text, answer.refused
+        row.citations = [
+            {"n": c.n, "source": c.source, "title": c.title, "paragraph": c.paragraph,
+             "quote": c.quote, "score": c.score, "text": c.text,
+             "gold": is_gold(c.text, c.source, row.item)}
+            for c in answer.citations
+        ]
+        row.latency_ms = latency
+        row.status, row.error = "ok", None
+
+
+def _fail(row: EvalRow, exc: BaseException) -> None:
+    row.status, row.error = "error", f"{type(exc).__name__}: {exc}"
+    row.answer, row.refused, row.citations, row.retrieved, row.gold = "", False, [], [], []
+    row.gold_rank = None
+    where = f"line {row.item.line}" if row.item.line else f"row {row.number}"
+    log.warning("%s (%s) failed: %s", where, row.item.question[:60], row.error)
+
+
+def _loose(text: str) -> str:
+    return " ".join(text.translate(_QUOTES).casefold().split())
+
+
+def _same_source(passage_source: str, gold: str) -> bool:
+    passage_source, gold = passage_source.strip("/"), gold.strip("/")
+    return (passage_source == gold or passage_source.endswith("/" + gold)
+            or Path(passage_source).name == gold)
+
+
+def _mean(values: Any) -> tuple[float | None, int]:
+    present = [float(v) for v in values if not math.isnan(v)]
+    return (statistics.fmean(present) if present else None), len(present)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """The q-th percentile by linear interpolation (numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _json_number(value: float | None, digits: int = 4) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    return round(value, digits)
+

@@ -1,0 +1,103 @@
+"""HTML for the chat: answers with linked markers, cited passages with the quote highlighted.
+
+Every piece of document text is HTML-escaped here before it reaches the page; Gradio's own
+sanitiser is a second fence, not the first. Output has no blank lines: a blank line would end
+the HTML block in Gradio's Markdown renderer.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+
+from assistant.answer import Answer, Citation
+
+_message_ids = itertools.count(1)
+_MARKER = re.compile(r"\[(\d+)\]")
+_SENTENCE_WITH_MARKER = re.compile(r".+?\[\d+\](?=\s|$)", re.DOTALL)
+
+#: Shown while the answer is being prepared.
+WORKING = '<div class="working" role="status">Searching the documents…</div>'
+
+def format_answer(answer: Answer, *, show_scores: bool = False, sentences: int | None = None) -> str:
+    """Render an answer and its cited passages as one HTML chat message.
+
+    With ``sentences``, render only that many sentences of the answer and no sources yet:
+    the frames of a streamed answer.
+    """
+    if answer.refused:
+        return f'<div class="refusal" role="note">{html.escape(answer.text)}</div>'
+    uid = next(_message_ids)
+    parts = split_answer(answer.text)
+    shown = parts if sentences is None else parts[:sentences]
+    body = " ".join(_link_marker(html.escape(part), uid, answer) for part in shown)
+    if sentences is not None and sentences < len(parts):
+        return f'<div class="answer-text">{body} <span class="typing">▍</span></div>'
+    sources = "".join(_format_citation(c, uid, answer, show_scores) for c in answer.citations)
+    return (
+        f'<div class="answer-text">{body}</div>'
+        f'<div class="sources"><div class="sources-title">Sources</div>{sources}</div>'
+    )
+
+
+def split_answer(text: str) -> list[str]:
+    """Cut an answer into its sentences, each ending with its own ``[n]`` marker."""
+    return [m.group().strip() for m in _SENTENCE_WITH_MARKER.finditer(text)] or [text]
+
+
+def _link_marker(escaped_sentence: str, uid: int, answer: Answer) -> str:
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        citation = next((c for c in answer.citations if c.n == n), None)
+        if citation is None:
+            return match.group()
+        preview = html.escape(_where(citation), quote=True)
+        return (f'<a class="cite" href="#src-{uid}-{n}" title="{preview}" '
+                f'aria-label="Source {n}: {preview}">[{n}]</a>')
+
+    return _MARKER.sub(link, escaped_sentence)
+
+
+def _where(c: Citation) -> str:
+    where = [c.title, c.section, f"paragraph {c.paragraph}"]
+    if c.page:
+        where.append(f"page {c.page}")
+    return " · ".join(w for w in where if w)
+
+
+def _format_citation(c: Citation, uid: int, answer: Answer, show_scores: bool) -> str:
+    where_text = html.escape(_where(c))
+    scores = ""
+    if show_scores:
+        scores = f'<div class="scores">{html.escape(_scores_text(c, answer))}</div>'
+    return (
+        f'<div class="source" id="src-{uid}-{c.n}">'
+        f'<div class="source-head">[{c.n}] <span class="source-where">{where_text}</span>'
+        f' <span class="source-file">({html.escape(c.source)})</span></div>'
+        f'<div class="source-text">{_highlight(c)}</div>{scores}</div>'
+    )
+
+
+def _highlight(c: Citation) -> str:
+    """Escape the passage and wrap the quoted sentences in <mark>."""
+    pieces, cursor = [], 0
+    for start, end in sorted(c.quote_spans):
+        pieces.append(html.escape(c.text[cursor:start]))
+        pieces.append(f"<mark>{html.escape(c.text[start:end])}</mark>")
+        cursor = end
+    pieces.append(html.escape(c.text[cursor:]))
+    return "".join(pieces).replace("\n", "<br>")
+
+
+def _scores_text(c: Citation, answer: Answer) -> str:
+    for doc in answer.retrieved:
+        meta = doc.metadata
+        if meta.get("source") == c.source and doc.page_content == c.text:
+            s = meta.get("scores", {})
+            parts = [f"sentence {c.score:.3f}"]
+            for key in ("dense", "bm25", "rrf"):
+                if s.get(key) is not None:
+                    parts.append(f"{key} {s[key]:.3f}")
+            return " · ".join(parts)
+    return f"sentence {c.score:.3f}"
