@@ -6,7 +6,8 @@ A SQuAD file also brings its paragraphs, which are indexed into a collection of 
 each question's gold passage is then its own paragraph.
 
 Problems with single rows (a malformed JSONL line, an empty question, an unknown column) are
-reported as warnings with their line numbers and the other rows are read; problems with the
+collected as warnings (``EvalInput.warnings``) with their line numbers and the other rows are
+read; problems with the
 file as a whole (empty, no ``question`` column, unknown format) raise :class:`EvalInputError`.
 """
 
@@ -16,7 +17,6 @@ import csv
 import hashlib
 import io
 import json
-import logging
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +25,6 @@ from typing import Any
 from langchain_core.documents import Document
 
 from assistant.errors import AssistantError
-
-log = logging.getLogger(__name__)
 
 KNOWN_COLUMNS = frozenset({"question", "answers", "evidence", "source", "unanswerable", "id"})
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
@@ -275,4 +273,3 @@ def _warn_unknown(unknown: set[str], path: Path, warnings: list[str]) -> None:
 
 def _warn(warnings: list[str], message: str) -> None:
     warnings.append(message)
-    log.warning(message)

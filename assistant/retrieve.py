@@ -26,9 +26,6 @@ from assistant.text import tokenize
 #: The usual reciprocal rank fusion constant (Cormack et al., 2009).
 RRF_K = 60
 
-# bm25s logs every index build at DEBUG through its own handler; keep stderr for progress.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 
 class KeywordIndex:
     """BM25 over every passage of a Chroma collection, rebuilt whenever the collection changes.
@@ -60,6 +57,8 @@ class KeywordIndex:
         """Reload the passages from the store and rebuild BM25 over them."""
         import bm25s
 
+        # bm25s sets its logger to DEBUG on import and logs every build; stderr is for progress.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         stamp = manifest_stamp(self.location) if self.location is not None else 0
         passages = all_passages(self.store)
         corpus_tokens = [tokenize(p.page_content) or ["\x00empty"] for p in passages]

@@ -58,7 +58,10 @@ NEW_CHAT = "#new-chat"
 CHAT = "#chat"
 BOT_MESSAGE = "#chat [data-testid='bot']"
 USER_MESSAGE = "#chat [data-testid='user']"
-ANSWER_OR_REFUSAL = "#chat .answer-text, #chat .refusal"
+# A finished reply: an answer's sources block (streamed frames have none yet) or a refusal.
+FINISHED_REPLY = "#chat .sources, #chat .refusal"
+# Shown while a reply is on its way: the "Searching the documents…" note, the typing cursor.
+IN_PROGRESS = "#chat .working, #chat .typing"
 TOAST = "[data-testid='toast-body']"
 
 
@@ -199,10 +202,12 @@ def open_chat(page: Any, url: str) -> None:
 
 
 def ask(page: Any, question: str, *, how: str = "enter") -> Any:
-    """Type ``question``, submit it (Enter or the Send button) and return the new bot message."""
+    """Type ``question``, submit it (Enter or the Send button), wait until the reply is complete
+    (the answer streams in sentence by sentence; its sources come with the last frame) and
+    return that bot message."""
     from playwright.sync_api import expect
 
-    replies = page.locator(ANSWER_OR_REFUSAL)
+    replies = page.locator(FINISHED_REPLY)
     before = replies.count()
     box = page.locator(QUESTION_BOX)
     box.fill(question)
@@ -211,7 +216,8 @@ def ask(page: Any, question: str, *, how: str = "enter") -> Any:
     else:
         page.locator(SEND).click()
     expect(replies).to_have_count(before + 1, timeout=ANSWER_TIMEOUT_MS)
-    return page.locator(BOT_MESSAGE).filter(has=page.locator(".answer-text, .refusal")).last
+    expect(page.locator(IN_PROGRESS)).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)
+    return page.locator(BOT_MESSAGE).filter(has=page.locator(".sources, .refusal")).last
 
 
 def covering_element(page: Any, selector: str) -> str | None:

@@ -236,7 +236,10 @@ def test_new_chat_clears_the_conversation(page: Any) -> None:
     expect(page.locator(BOT_MESSAGE)).to_have_count(0)
     expect(page.locator(USER_MESSAGE)).to_have_count(0)
     expect(page.locator(f"{CHAT} .source")).to_have_count(0)
-    expect(page.locator(CHAT)).to_contain_text("Ask a question about the article below.")
+    expect(page.locator(CHAT)).not_to_contain_text("What is Plan T?")
+    expect(page.locator(CHAT)).not_to_contain_text("Sources")
+    # The empty conversation shows the chatbot's placeholder again (whatever its wording).
+    expect(page.locator(f"{CHAT} .placeholder-content")).to_be_visible()
     expect(page.locator(QUESTION_BOX)).to_have_value("")
 
 
