@@ -13,21 +13,46 @@ from assistant.errors import AssistantError
 
 @click.command("eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write summary.json, rows.jsonl and report.html into this folder.")
-@click.option("--format", "output_format", type=click.Choice(["markdown", "json", "jsonl"]),
-              default="markdown", show_default=True,
-              help="stdout: a Markdown summary, the summary as JSON, or one JSON line per row.")
-@click.option("-k", "top_k", type=click.IntRange(1, 50),
-              help="Passages the answerer reads per question (default: ASSISTANT_TOP_K).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write summary.json, rows.jsonl and report.html into this folder.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["markdown", "json", "jsonl"]),
+    default="markdown",
+    show_default=True,
+    help="stdout: a Markdown summary, the summary as JSON, or one JSON line per row.",
+)
+@click.option(
+    "-k",
+    "top_k",
+    type=click.IntRange(1, 50),
+    help="Passages the answerer reads per question (default: ASSISTANT_TOP_K).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N rows.")
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True,
-              help="Questions retrieved and answered together (1 = one at a time, as `ask`).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 1024),
+    default=64,
+    show_default=True,
+    help="Questions retrieved and answered together (1 = one at a time, as `ask`).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.pass_context
-def eval_command(ctx: click.Context, file: Path, out_dir: Path | None, output_format: str,
-                 top_k: int | None, limit: int | None, batch_size: int,
-                 no_progress: bool) -> None:
+def eval_command(
+    ctx: click.Context,
+    file: Path,
+    out_dir: Path | None,
+    output_format: str,
+    top_k: int | None,
+    limit: int | None,
+    batch_size: int,
+    no_progress: bool,
+) -> None:
     """Run the questions in FILE through the assistant and report how well it did.
 
     FILE is JSONL or CSV with a `question` column and optional `answers`, `evidence`,
@@ -35,8 +60,8 @@ def eval_command(ctx: click.Context, file: Path, out_dir: Path | None, output_fo
     indexed into a collection of their own (the index of your documents is not touched).
     """
     from assistant.eval_inputs import read_eval_file
-    from assistant.evaluate import evaluate, markdown_summary
-    from assistant.report import write_outputs
+    from assistant.evaluate import evaluate
+    from assistant.report import markdown_summary, write_outputs
 
     try:
         settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
@@ -48,9 +73,15 @@ def eval_command(ctx: click.Context, file: Path, out_dir: Path | None, output_fo
         data = read_eval_file(file)
         for warning in data.warnings:
             click.echo(f"warning: {warning}", err=True)
-        run = evaluate(data, settings, k=top_k, limit=limit, batch_size=batch_size,
-                       progress=not no_progress,
-                       notify=lambda message: click.echo(message, err=True))
+        run = evaluate(
+            data,
+            settings,
+            k=top_k,
+            limit=limit,
+            batch_size=batch_size,
+            progress=not no_progress,
+            notify=lambda message: click.echo(message, err=True),
+        )
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
     if out_dir is not None:
@@ -64,9 +95,11 @@ def eval_command(ctx: click.Context, file: Path, out_dir: Path | None, output_fo
     else:
         click.echo(markdown_summary(run.summary, title=f"Evaluation of {file.name}"))
     seconds = run.summary["seconds"]
-    click.echo(f"{len(run.rows):,} questions in {seconds['total']:.1f} s "
-               f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items() if k != 'total')})",
-               err=True)
+    click.echo(
+        f"{len(run.rows):,} questions in {seconds['total']:.1f} s "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items() if k != 'total')})",
+        err=True,
+    )
     if run.rows and run.summary["errors"] == len(run.rows):
         raise click.ClickException(
             f"Every one of the {len(run.rows)} questions failed; the first error was: "

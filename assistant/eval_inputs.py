@@ -20,11 +20,19 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
 from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from assistant.chain import Assistant
+    from assistant.config import Settings
+    from assistant.embeddings import SentenceEmbeddings
+    from assistant.index import IndexReport
 
 KNOWN_COLUMNS = frozenset({"question", "answers", "evidence", "source", "unanswerable", "id"})
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
@@ -133,22 +141,73 @@ def read_squad(path: Path, *, text: str | None = None) -> EvalInput:
         for number, paragraph in enumerate(article.get("paragraphs", []), start=1):
             context = paragraph["context"]
             digest.update(f"{title}\x00{context}\x00".encode())
-            passages.append(Document(page_content=context, metadata={
-                "source": source, "title": title.replace("_", " "), "section": "",
-                "paragraph": number, "start": offset, "end": offset + len(context),
-            }))
+            passages.append(
+                Document(
+                    page_content=context,
+                    metadata={
+                        "source": source,
+                        "title": title.replace("_", " "),
+                        "section": "",
+                        "paragraph": number,
+                        "start": offset,
+                        "end": offset + len(context),
+                    },
+                )
+            )
             offset += len(context) + 2
             for qa in paragraph.get("qas", []):
                 answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
-                questions.append(EvalQuestion(
-                    question=qa["question"], answers=answers, source=source,
-                    unanswerable=bool(qa.get("is_impossible", False)), gold_passage=context,
-                    id=qa.get("id"),
-                ))
+                questions.append(
+                    EvalQuestion(
+                        question=qa["question"],
+                        answers=answers,
+                        source=source,
+                        unanswerable=bool(qa.get("is_impossible", False)),
+                        gold_passage=context,
+                        id=qa.get("id"),
+                    )
+                )
     if not questions:
         raise EvalInputError(f"{path.name} holds no SQuAD questions.")
     version = str(data.get("version", "")).lstrip("v") or "?"
     return EvalInput(path, f"squad-{version}", questions, [], passages, digest.hexdigest()[:16])
+
+
+def squad_location(settings: Settings, data: EvalInput) -> Settings:
+    """Settings pointing at the SQuAD file's own collection, beside (never in) the user's index.
+
+    ``<index_dir>/eval/squad-<digest of the paragraphs>/``: an embedded store of its own, so
+    neither the user's collection, records nor manifest are touched, and a re-run (or the same
+    paragraphs in another file) finds it already built.
+    """
+    if data.digest is None:
+        raise ValueError("not a SQuAD input")
+    folder = settings.index_dir / "eval" / f"squad-{data.digest}"
+    return Settings(
+        **{**settings.model_dump(), "index_dir": folder, "collection": "squad", "chroma_url": None}
+    )
+
+
+def open_squad_assistant(
+    settings: Settings,
+    data: EvalInput,
+    *,
+    embeddings: SentenceEmbeddings | None = None,
+    progress: Callable[[Sequence[Document]], Any] | None = None,
+) -> tuple[Assistant, IndexReport]:
+    """Index the SQuAD paragraphs (incrementally: unchanged ones are skipped) and open them."""
+    from assistant.chain import make_embeddings, open_assistant
+    from assistant.index import index_documents
+    from assistant.store import StoreLocation
+
+    squad_settings = squad_location(settings, data)
+    embeddings = embeddings or make_embeddings(settings)
+    location = StoreLocation(squad_settings.index_dir, squad_settings.collection)
+    passages = data.passages or []
+    report = index_documents(
+        progress(passages) if progress else passages, location=location, embeddings=embeddings
+    )
+    return open_assistant(squad_settings, embeddings=embeddings), report
 
 
 def _read_text(path: Path) -> str:
@@ -212,7 +271,9 @@ def _read_csv(path: Path, text: str, warnings: list[str]) -> list[EvalQuestion]:
     return questions
 
 
-def _row(record: dict[str, Any], number: int, path: Path, warnings: list[str]) -> EvalQuestion | None:
+def _row(
+    record: dict[str, Any], number: int, path: Path, warnings: list[str]
+) -> EvalQuestion | None:
     question = record.get("question")
     if not isinstance(question, str) or not question.strip():
         _warn(warnings, f"{path.name} line {number}: no question; skipped")
@@ -226,8 +287,9 @@ def _row(record: dict[str, Any], number: int, path: Path, warnings: list[str]) -
     evidence = _optional_text(record.get("evidence"))
     source = _optional_text(record.get("source"))
     row_id = _optional_text(record.get("id"))
-    return EvalQuestion(question.strip(), answers, evidence, source, unanswerable,
-                        line=number, id=row_id)
+    return EvalQuestion(
+        question.strip(), answers, evidence, source, unanswerable, line=number, id=row_id
+    )
 
 
 def _answers(value: Any) -> tuple[str, ...]:

@@ -24,9 +24,7 @@ from assistant import metrics
 from assistant.chain import Assistant, check_question, make_embeddings, open_assistant
 from assistant.config import Settings
 from assistant.embeddings import SentenceEmbeddings
-from assistant.eval_inputs import EvalInput, EvalQuestion
-from assistant.index import IndexReport, index_documents
-from assistant.store import StoreLocation
+from assistant.eval_inputs import EvalInput, EvalQuestion, open_squad_assistant
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +34,19 @@ RANK_DEPTH = 10
 NAN = float("nan")
 #: The metric keys of :func:`summarize`, in the order reports show them.
 METRIC_KEYS = (
-    "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10",
-    "answer_contains", "f1", "exact_match", "answer_words",
-    "citation_precision", "citation_support",
-    "refusal_rate", "false_refusal_rate",
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "hit@10",
+    "mrr@10",
+    "answer_contains",
+    "f1",
+    "exact_match",
+    "answer_words",
+    "citation_precision",
+    "citation_support",
+    "refusal_rate",
+    "false_refusal_rate",
 )
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
 
@@ -78,8 +85,11 @@ class EvalRow:
             "citations": [{k: v for k, v in c.items() if k != "text"} for c in self.citations],
             "gold_rank": self.gold_rank,
             "retrieved": [
-                {"source": p.metadata.get("source"), "paragraph": p.metadata.get("paragraph"),
-                 "gold": gold}
+                {
+                    "source": p.metadata.get("source"),
+                    "paragraph": p.metadata.get("paragraph"),
+                    "gold": gold,
+                }
                 for p, gold in zip(self.retrieved, self.gold, strict=False)
             ],
             "metrics": {k: _json_number(v) for k, v in self.scores.items()},
@@ -123,9 +133,7 @@ def score_row(row: EvalRow) -> None:
         scores["exact_match"] = metrics.exact_match(prediction, item.answers)
     if not row.refused:
         scores["answer_words"] = float(metrics.word_count(metrics.strip_citations(row.answer)))
-        support = metrics.citation_support(
-            row.answer, {c["n"]: c["text"] for c in row.citations}
-        )
+        support = metrics.citation_support(row.answer, {c["n"]: c["text"] for c in row.citations})
         scores["citation_support"] = NAN if support is None else support
         if item.has_gold and row.citations:
             gold = sum(1 for c in row.citations if c["gold"])
@@ -156,7 +164,8 @@ def run_rows(
     rows: list[EvalRow] = []
     max_chars = assistant.settings.max_question_chars
     for begin in range(0, len(items), batch_size):
-        batch = [EvalRow(begin + i + 1, item) for i, item in enumerate(items[begin:begin + batch_size])]
+        chunk = items[begin : begin + batch_size]
+        batch = [EvalRow(begin + i + 1, item) for i, item in enumerate(chunk)]
         runnable: list[EvalRow] = []
         for row in batch:
             try:
@@ -167,8 +176,9 @@ def run_rows(
         try:
             _answer_batch(assistant, runnable, k, timings)
         except Exception as exc:  # noqa: BLE001 - find the row(s) that throw, one by one
-            log.warning("a batch failed (%s: %s); answering its rows one by one",
-                        type(exc).__name__, exc)
+            log.warning(
+                "a batch failed (%s: %s); answering its rows one by one", type(exc).__name__, exc
+            )
             for row in runnable:
                 try:
                     _answer_batch(assistant, [row], k, timings)
@@ -206,33 +216,15 @@ def summarize(rows: Sequence[EvalRow]) -> dict[str, Any]:
     summary["latency_p50_ms"] = round(_percentile(latencies, 50), 2) if latencies else None
     summary["latency_p95_ms"] = round(_percentile(latencies, 95), 2) if latencies else None
     summary["hit_curve"] = {
-        str(k): _mean(metrics.hit_at(r.gold_rank, k) for r in ok
-                      if not r.item.unanswerable and r.item.has_gold)[0]
+        str(k): _mean(
+            metrics.hit_at(r.gold_rank, k)
+            for r in ok
+            if not r.item.unanswerable and r.item.has_gold
+        )[0]
         for k in range(1, RANK_DEPTH + 1)
     }
     summary["counts"] = counts
     return summary
-
-
-def markdown_summary(summary: dict[str, Any], *, title: str = "Evaluation") -> str:
-    """The summary as a Markdown table (what ``assistant eval`` prints)."""
-    counts = summary.get("counts", {})
-    lines = [f"## {title}", "",
-             f"{summary['rows']} questions ({summary['answerable']} answerable, "
-             f"{summary['unanswerable']} unanswerable), {summary['errors']} errors", "",
-             "| metric | value | over rows |", "|---|---:|---:|"]
-    for key in METRIC_KEYS:
-        value = summary.get(key)
-        shown = "–" if value is None else (f"{value:.1f}" if key == "answer_words" else f"{value:.3f}")
-        lines.append(f"| `{key}` | {shown} | {counts.get(key, 0)} |")
-    for key in ("latency_p50_ms", "latency_p95_ms"):
-        value = summary.get(key)
-        lines.append(f"| `{key}` | {'–' if value is None else f'{value:.1f}'} | |")
-    timing = summary.get("seconds")
-    if timing:
-        lines += ["", "Time: " + ", ".join(f"{name} {seconds:.1f} s"
-                                           for name, seconds in timing.items())]
-    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -267,22 +259,30 @@ def evaluate(
     items = data.questions[:limit] if limit else data.questions
     if data.passages is not None:
         assistant, report = open_squad_assistant(
-            settings, data, embeddings=embeddings,
-            progress=lambda ps: tqdm(ps, desc="indexing", unit="passage", file=sys.stderr,
-                                     disable=not progress),
+            settings,
+            data,
+            embeddings=embeddings,
+            progress=lambda ps: tqdm(
+                ps, desc="indexing", unit="passage", file=sys.stderr, disable=not progress
+            ),
         )
-        notify(f"Indexed {len(data.passages):,} SQuAD paragraphs in {report.seconds:.1f} s "
-               f"({report.added} added, {report.skipped} unchanged) into "
-               f"{assistant.location.describe()}")
+        notify(
+            f"Indexed {len(data.passages):,} SQuAD paragraphs in {report.seconds:.1f} s "
+            f"({report.added} added, {report.skipped} unchanged) into "
+            f"{assistant.location.describe()}"
+        )
     else:
-        assistant = open_assistant(settings, embeddings=embeddings, build_if_missing=True,
-                                   notify=notify)
+        assistant = open_assistant(
+            settings, embeddings=embeddings, build_if_missing=True, notify=notify
+        )
     opened = time.perf_counter()
     timings: dict[str, float] = {}
-    with tqdm(total=len(items), desc="evaluating", unit="q", file=sys.stderr,
-              disable=not progress) as bar:
-        rows = run_rows(assistant, items, k=k, batch_size=batch_size, on_batch=bar.update,
-                        timings=timings)
+    with tqdm(
+        total=len(items), desc="evaluating", unit="q", file=sys.stderr, disable=not progress
+    ) as bar:
+        rows = run_rows(
+            assistant, items, k=k, batch_size=batch_size, on_batch=bar.update, timings=timings
+        )
     summary = summarize(rows)
     summary["seconds"] = {
         "index" if data.passages is not None else "open": round(opened - started, 2),
@@ -290,45 +290,20 @@ def evaluate(
         "answer": round(timings["answer"], 2),
         "total": round(time.perf_counter() - started, 2),
     }
-    summary["input"] = {"file": str(data.path), "format": data.format,
-                        "k": k or assistant.retriever.k, "batch_size": batch_size,
-                        "index": assistant.location.describe(), "warnings": data.warnings}
+    summary["input"] = {
+        "file": str(data.path),
+        "format": data.format,
+        "k": k or assistant.retriever.k,
+        "batch_size": batch_size,
+        "index": assistant.location.describe(),
+        "warnings": data.warnings,
+    }
     return EvalRun(data, rows, summary)
 
 
-def squad_location(settings: Settings, data: EvalInput) -> Settings:
-    """Settings pointing at the SQuAD file's own collection, beside (never in) the user's index.
-
-    ``<index_dir>/eval/squad-<digest of the paragraphs>/``: an embedded store of its own, so
-    neither the user's collection, records nor manifest are touched, and a re-run (or the same
-    paragraphs in another file) finds it already built.
-    """
-    if data.digest is None:
-        raise ValueError("not a SQuAD input")
-    folder = settings.index_dir / "eval" / f"squad-{data.digest}"
-    return Settings(**{**settings.model_dump(), "index_dir": folder, "collection": "squad",
-                       "chroma_url": None})
-
-
-def open_squad_assistant(
-    settings: Settings,
-    data: EvalInput,
-    *,
-    embeddings: SentenceEmbeddings | None = None,
-    progress: Callable[[Sequence[Document]], Any] | None = None,
-) -> tuple[Assistant, IndexReport]:
-    """Index the SQuAD paragraphs (incrementally: unchanged ones are skipped) and open them."""
-    squad_settings = squad_location(settings, data)
-    embeddings = embeddings or make_embeddings(settings)
-    location = StoreLocation(squad_settings.index_dir, squad_settings.collection)
-    passages = data.passages or []
-    report = index_documents(progress(passages) if progress else passages,
-                             location=location, embeddings=embeddings)
-    return open_assistant(squad_settings, embeddings=embeddings), report
-
-
-def _answer_batch(assistant: Assistant, rows: list[EvalRow], k: int,
-                  timings: dict[str, float]) -> None:
+def _answer_batch(
+    assistant: Assistant, rows: list[EvalRow], k: int, timings: dict[str, float]
+) -> None:
     if not rows:
         return
     began = time.perf_counter()
@@ -346,9 +321,16 @@ def _answer_batch(assistant: Assistant, rows: list[EvalRow], k: int,
         row.gold_rank = metrics.first_gold_rank(row.gold) if row.item.has_gold else None
         row.answer, row.refused = answer.text, answer.refused
         row.citations = [
-            {"n": c.n, "source": c.source, "title": c.title, "paragraph": c.paragraph,
-             "quote": c.quote, "score": c.score, "text": c.text,
-             "gold": is_gold(c.text, c.source, row.item)}
+            {
+                "n": c.n,
+                "source": c.source,
+                "title": c.title,
+                "paragraph": c.paragraph,
+                "quote": c.quote,
+                "score": c.score,
+                "text": c.text,
+                "gold": is_gold(c.text, c.source, row.item),
+            }
             for c in answer.citations
         ]
         row.latency_ms = latency
@@ -369,13 +351,16 @@ def _loose(text: str) -> str:
 
 def _same_source(passage_source: str, gold: str) -> bool:
     passage_source, gold = passage_source.strip("/"), gold.strip("/")
-    return (passage_source == gold or passage_source.endswith("/" + gold)
-            or Path(passage_source).name == gold)
+    return (
+        passage_source == gold
+        or passage_source.endswith("/" + gold)
+        or Path(passage_source).name == gold
+    )
 
 
 def _mean(values: Any) -> tuple[float | None, int]:
     present = [float(v) for v in values if not math.isnan(v)]
-    return (statistics.fmean(present) if present else None), len(present)
+    return (round(statistics.fmean(present), 4) if present else None), len(present)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -391,4 +376,3 @@ def _json_number(value: float | None, digits: int = 4) -> float | None:
     if value is None or math.isnan(value):
         return None
     return round(value, digits)
-

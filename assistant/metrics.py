@@ -98,7 +98,8 @@ def citation_support(answer: str, passages: dict[int, str]) -> float | None:
     if not pieces:
         return None
     supported = sum(
-        1 for sentence, numbers in pieces
+        1
+        for sentence, numbers in pieces
         if any(n in passages and sentence in passages[n] for n in numbers)
     )
     return supported / len(pieces)

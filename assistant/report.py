@@ -37,7 +37,8 @@ DEFINITIONS = {
 }
 
 _CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
+padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}.charts{display:flex;gap:2rem;
@@ -62,6 +63,36 @@ def write_outputs(run: EvalRun, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
+def markdown_summary(summary: dict[str, Any], *, title: str = "Evaluation") -> str:
+    """The summary as a Markdown table (what ``assistant eval`` prints)."""
+    counts = summary.get("counts", {})
+    lines = [
+        f"## {title}",
+        "",
+        f"{summary['rows']} questions ({summary['answerable']} answerable, "
+        f"{summary['unanswerable']} unanswerable), {summary['errors']} errors",
+        "",
+        "| metric | value | over rows | meaning |",
+        "|---|---:|---:|---|",
+    ]
+    for key in METRIC_KEYS:
+        value = summary.get(key)
+        digits = 1 if key == "answer_words" else 3
+        shown = "–" if value is None else f"{value:.{digits}f}"
+        lines.append(f"| `{key}` | {shown} | {counts.get(key, 0)} | {DEFINITIONS[key]} |")
+    for key in ("latency_p50_ms", "latency_p95_ms"):
+        value = summary.get(key)
+        shown = "–" if value is None else f"{value:.1f}"
+        lines.append(f"| `{key}` | {shown} | | {DEFINITIONS[key]} |")
+    timing = summary.get("seconds")
+    if timing:
+        lines += [
+            "",
+            "Time: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timing.items()),
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def badness(row: EvalRow) -> float:
     """How wrong a row went, 0 (all right) to 1; errors rank worst of all (2).
 
@@ -73,8 +104,11 @@ def badness(row: EvalRow) -> float:
     scores = row.scores
     if row.item.unanswerable:
         return 1.0 - scores["refused"]
-    misses = [1.0 - scores[k] for k in ("answer_contains", "mrr@10", "f1")
-              if not math.isnan(scores.get(k, math.nan))]
+    misses = [
+        1.0 - scores[k]
+        for k in ("answer_contains", "mrr@10", "f1")
+        if not math.isnan(scores.get(k, math.nan))
+    ]
     return sum(misses) / len(misses) if misses else scores["refused"]
 
 
@@ -101,7 +135,8 @@ def render_html(run: EvalRun) -> str:
         "</span>.</p>",
         _timings(summary.get("seconds", {})),
         _warnings(info.get("warnings", [])),
-        "<h2>Summary</h2>", _summary_table(summary),
+        "<h2>Summary</h2>",
+        _summary_table(summary),
         "<div class='charts'>",
         f"<div><h2>hit@k</h2>{hit_curve_svg(summary.get('hit_curve', {}))}</div>",
         "<div><h2>Latency per question</h2>"
@@ -134,24 +169,32 @@ def hit_curve_svg(curve: dict[str, float | None], width: int = 420, height: int 
 
     svg = [_svg_open(width, height, "hit at k, k from 1 to 10")]
     for tick in (0, 0.25, 0.5, 0.75, 1):
-        svg.append(f"<line x1='{left}' x2='{width - right}' y1='{y(tick):.1f}' "
-                   f"y2='{y(tick):.1f}' stroke='#eee'/><text x='{left - 4}' "
-                   f"y='{y(tick) + 4:.1f}' text-anchor='end' font-size='10'>{tick:g}</text>")
+        svg.append(
+            f"<line x1='{left}' x2='{width - right}' y1='{y(tick):.1f}' "
+            f"y2='{y(tick):.1f}' stroke='#eee'/><text x='{left - 4}' "
+            f"y='{y(tick) + 4:.1f}' text-anchor='end' font-size='10'>{tick:g}</text>"
+        )
     for k in range(1, RANK_DEPTH + 1):
-        svg.append(f"<text x='{x(k):.1f}' y='{height - 12}' text-anchor='middle' "
-                   f"font-size='10'>{k}</text>")
+        svg.append(
+            f"<text x='{x(k):.1f}' y='{height - 12}' text-anchor='middle' font-size='10'>{k}</text>"
+        )
     path = " ".join(f"{x(k):.1f},{y(v):.1f}" for k, v in points)
     svg.append(f"<polyline points='{path}' fill='none' stroke='#1565c0' stroke-width='2'/>")
     for k, v in points:
-        svg.append(f"<circle cx='{x(k):.1f}' cy='{y(v):.1f}' r='3' fill='#1565c0'>"
-                   f"<title>hit@{k} = {v:.3f}</title></circle>")
-    svg.append(f"<text x='{left + plot_w / 2:.0f}' y='{height - 1}' text-anchor='middle' "
-               "font-size='10'>k</text></svg>")
+        svg.append(
+            f"<circle cx='{x(k):.1f}' cy='{y(v):.1f}' r='3' fill='#1565c0'>"
+            f"<title>hit@{k} = {v:.3f}</title></circle>"
+        )
+    svg.append(
+        f"<text x='{left + plot_w / 2:.0f}' y='{height - 1}' text-anchor='middle' "
+        "font-size='10'>k</text></svg>"
+    )
     return "".join(svg)
 
 
-def latency_histogram_svg(latencies: list[float], bins: int = 20, width: int = 420,
-                          height: int = 260) -> str:
+def latency_histogram_svg(
+    latencies: list[float], bins: int = 20, width: int = 420, height: int = 260
+) -> str:
     """A histogram of per-question latency in milliseconds."""
     values = [v for v in latencies if not math.isnan(v)]
     if not values:
@@ -169,22 +212,30 @@ def latency_histogram_svg(latencies: list[float], bins: int = 20, width: int = 4
     for i, count in enumerate(counts):
         h = plot_h * count / tallest
         lo, hi = low + span * i / bins, low + span * (i + 1) / bins
-        svg.append(f"<rect x='{left + i * bar_w + 1:.1f}' y='{top + plot_h - h:.1f}' "
-                   f"width='{bar_w - 2:.1f}' height='{h:.1f}' fill='#2e7d32'>"
-                   f"<title>{lo:.1f}–{hi:.1f} ms: {count}</title></rect>")
-    svg.append(f"<text x='{left - 4}' y='{top + 8}' text-anchor='end' font-size='10'>"
-               f"{tallest}</text><text x='{left - 4}' y='{top + plot_h}' text-anchor='end' "
-               "font-size='10'>0</text>")
-    svg.append(f"<text x='{left}' y='{height - 12}' font-size='10'>{low:.1f} ms</text>"
-               f"<text x='{width - right}' y='{height - 12}' text-anchor='end' font-size='10'>"
-               f"{high:.1f} ms</text></svg>")
+        svg.append(
+            f"<rect x='{left + i * bar_w + 1:.1f}' y='{top + plot_h - h:.1f}' "
+            f"width='{bar_w - 2:.1f}' height='{h:.1f}' fill='#2e7d32'>"
+            f"<title>{lo:.1f}–{hi:.1f} ms: {count}</title></rect>"
+        )
+    svg.append(
+        f"<text x='{left - 4}' y='{top + 8}' text-anchor='end' font-size='10'>"
+        f"{tallest}</text><text x='{left - 4}' y='{top + plot_h}' text-anchor='end' "
+        "font-size='10'>0</text>"
+    )
+    svg.append(
+        f"<text x='{left}' y='{height - 12}' font-size='10'>{low:.1f} ms</text>"
+        f"<text x='{width - right}' y='{height - 12}' text-anchor='end' font-size='10'>"
+        f"{high:.1f} ms</text></svg>"
+    )
     return "".join(svg)
 
 
 def _svg_open(width: int, height: int, label: str) -> str:
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-            f"viewBox='0 0 {width} {height}' role='img' aria-label='{escape(label)}'>"
-            f"<title>{escape(label)}</title>")
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}' role='img' aria-label='{escape(label)}'>"
+        f"<title>{escape(label)}</title>"
+    )
 
 
 def _summary_table(summary: dict[str, Any]) -> str:
@@ -192,11 +243,20 @@ def _summary_table(summary: dict[str, Any]) -> str:
     rows = ["<table><tr><th>metric</th><th>value</th><th>over rows</th><th>meaning</th></tr>"]
     for key in (*METRIC_KEYS, "latency_p50_ms", "latency_p95_ms"):
         value = summary.get(key)
-        shown = "–" if value is None else (f"{value:.1f}" if key in (
-            "answer_words", "latency_p50_ms", "latency_p95_ms") else f"{value:.3f}")
-        rows.append(f"<tr><td><code>{escape(key)}</code></td><td class='num'>{shown}</td>"
-                    f"<td class='num'>{counts.get(key, '')}</td>"
-                    f"<td>{escape(DEFINITIONS.get(key, ''))}</td></tr>")
+        shown = (
+            "–"
+            if value is None
+            else (
+                f"{value:.1f}"
+                if key in ("answer_words", "latency_p50_ms", "latency_p95_ms")
+                else f"{value:.3f}"
+            )
+        )
+        rows.append(
+            f"<tr><td><code>{escape(key)}</code></td><td class='num'>{shown}</td>"
+            f"<td class='num'>{counts.get(key, '')}</td>"
+            f"<td>{escape(DEFINITIONS.get(key, ''))}</td></tr>"
+        )
     rows.append("</table>")
     return "".join(rows)
 
@@ -219,10 +279,12 @@ def _warnings(warnings: list[str]) -> str:
 def _row_html(row: EvalRow) -> str:
     item = row.item
     where = f"line {item.line}" if item.line else (f"id {item.id}" if item.id else "")
-    scores = ", ".join(f"{escape(k)} {v:.2f}" for k, v in row.scores.items()
-                       if not math.isnan(v))
-    expected = ("<em>unanswerable</em>" if item.unanswerable else
-                " | ".join(escape(a) for a in item.answers) or "<em>not given</em>")
+    scores = ", ".join(f"{escape(k)} {v:.2f}" for k, v in row.scores.items() if not math.isnan(v))
+    expected = (
+        "<em>unanswerable</em>"
+        if item.unanswerable
+        else " | ".join(escape(a) for a in item.answers) or "<em>not given</em>"
+    )
     head = [
         "<div class='row'>",
         f"<p><strong>#{row.number}</strong> <span class='muted'>{escape(where)}</span> "
@@ -236,14 +298,15 @@ def _row_html(row: EvalRow) -> str:
         f"<p>Answer{' (refused)' if row.refused else ''}: {escape(row.answer)}</p>",
         f"<p class='muted'>gold rank {row.gold_rank if row.gold_rank else '–'} · {scores} · "
         f"{row.latency_ms:.1f} ms</p>",
-        f"<details><summary>{len(row.retrieved)} retrieved passages</summary>"
-        "<ol class='passages'>",
+        f"<details><summary>{len(row.retrieved)} retrieved passages</summary><ol class='passages'>",
     ]
     for passage, gold in zip(row.retrieved, row.gold, strict=False):
         meta = passage.metadata
         label = f"{meta.get('source', '')} ¶{meta.get('paragraph', '')}"
-        head.append(f"<li class='{'gold' if gold else ''}'><span class='muted'>"
-                    f"{escape(label)}{' (gold)' if gold else ''}</span><br>"
-                    f"{escape(passage.page_content)}</li>")
+        head.append(
+            f"<li class='{'gold' if gold else ''}'><span class='muted'>"
+            f"{escape(label)}{' (gold)' if gold else ''}</span><br>"
+            f"{escape(passage.page_content)}</li>"
+        )
     head.append("</ol></details></div>")
     return "".join(head)

@@ -137,6 +137,10 @@ def test_answer_cites_its_passage_and_the_marker_shows_it(page: Any) -> None:
     assert target_id and re.fullmatch(r"src-\d+-1", target_id), target_id
     assert marker.get_attribute("href") == f"#{target_id}"
     assert page.locator(f"[id='{target_id}']").count() == 1
+    # ``message`` means "the latest answer"; pin this answer's marker and passage by id.
+    source = page.locator(f"[id='{target_id}']")
+    marker = page.locator(f"{CHAT} a.cite[href='#{target_id}']")
+    expect(marker).to_have_count(1)
 
     # Carry on the conversation so the chat scrolls, then bring the first answer's marker back
     # to the bottom edge of the view: its passage, just below, is out of sight.

@@ -1,0 +1,164 @@
+"""Incremental indexing with the real model and Chroma: add, change, remove, failures, kill -9."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from assistant.index import index_paths
+from assistant.sources import list_sources, remove_source
+from assistant.store import StoreLocation, all_passages, open_store
+
+from .conftest import ARTICLE, ROOT
+
+
+class CountingEmbeddings:
+    """The real embeddings, counting how many texts were embedded (not a fake)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.embedded = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts):
+        self.embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+
+def _article(i: int) -> str:
+    return (f"Report {i}\n\nThe town of Vel{i}a holds a market every {i}th day.\n\n"
+            f"Its mayor, Anna Kor{i}, was elected in {1900 + i}.\n")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(1, 4):
+        (docs / f"report{i}.txt").write_text(_article(i))
+    return docs
+
+
+@pytest.fixture
+def location(tmp_path: Path) -> StoreLocation:
+    return StoreLocation(tmp_path / "index", "test")
+
+
+def _index(folder, location, embeddings):
+    return index_paths([folder], location=location, embeddings=embeddings, progress=False)
+
+
+def test_unchanged_passages_are_not_embedded_again(folder, location, embeddings):
+    counting = CountingEmbeddings(embeddings)
+    first = _index(folder, location, counting)
+    assert (first.added, first.skipped, counting.embedded) == (6, 0, 6)
+    second = _index(folder, location, counting)
+    assert (second.added, second.skipped, second.deleted) == (0, 6, 0)
+    assert counting.embedded == 6
+
+
+def test_a_changed_document_replaces_only_its_own_passages(folder, location, embeddings):
+    _index(folder, location, embeddings)
+    counting = CountingEmbeddings(embeddings)
+    (folder / "report2.txt").write_text(_article(2).replace("elected in", "re-elected in"))
+    report = _index(folder, location, counting)
+    assert (report.added, report.deleted, report.skipped) == (1, 1, 5)
+    assert counting.embedded == 1
+    texts = [p.page_content for p in all_passages(open_store(location, embeddings))]
+    assert "Its mayor, Anna Kor2, was re-elected in 1902." in texts
+    assert "Its mayor, Anna Kor2, was elected in 1902." not in texts
+
+
+def test_files_gone_from_the_folder_are_deleted(folder, location, embeddings):
+    _index(folder, location, embeddings)
+    (folder / "report3.txt").unlink()
+    report = _index(folder, location, embeddings)
+    assert report.deleted == 2
+    assert [s.source for s in list_sources(location, embeddings)] == ["report1.txt", "report2.txt"]
+
+
+def test_two_folders_with_the_same_file_name_do_not_clash(tmp_path, location, embeddings):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "notes.txt").write_text(f"Notes {name}\n\nFolder {name} text.")
+    index_paths([tmp_path / "a"], location=location, embeddings=embeddings, progress=False)
+    index_paths([tmp_path / "b"], location=location, embeddings=embeddings, progress=False)
+    assert [s.passages for s in list_sources(location, embeddings)] == [1, 1]
+    with pytest.raises(Exception, match="2 indexed documents are called 'notes.txt'"):
+        remove_source(location, embeddings, "notes.txt")
+    key = str((tmp_path / "a").resolve() / "notes.txt")
+    assert remove_source(location, embeddings, key) == 1
+
+
+def test_bad_files_fail_alone_and_leave_the_index_untouched(folder, location, embeddings):
+    _index(folder, location, embeddings)
+    before = sorted(p.id for p in all_passages(open_store(location, embeddings)))
+    (folder / "empty.txt").write_text("")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02\x03" * 50)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (folder / "picture.png").write_bytes(b"\x89PNG\r\n")
+    (folder / "report1.txt").write_bytes(b"\x00\x00binary now")  # was good, now unreadable
+    (folder / "new.md").write_text("# New\n\nA brand new passage about Velia.")
+    report = _index(folder, location, embeddings)
+    failed = {f["source"]: f["error"] for f in report.failed}
+    assert set(failed) == {"empty.txt", "binary.txt", "broken.pdf", "picture.png", "report1.txt"}
+    assert "empty" in failed["empty.txt"]
+    assert "binary" in failed["binary.txt"]
+    assert "not supported" in failed["picture.png"]
+    assert report.added == 1 and report.deleted == 0
+    after = sorted(p.id for p in all_passages(open_store(location, embeddings)))
+    assert set(before) < set(after) and len(after) == len(before) + 1
+
+
+COPIES = 24
+
+
+def _recorded(records: Path) -> int:
+    if not records.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{records}?mode=ro", uri=True, timeout=0.1) as db:
+            return int(db.execute("SELECT COUNT(*) FROM upsertion_record").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings):
+    docs = tmp_path / "many"
+    docs.mkdir()
+    text = ARTICLE.read_text()
+    for i in range(COPIES):
+        (docs / f"copy{i:02}.txt").write_text(text.replace("Plan", f"Plan{i}"))
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
+    command = [sys.executable, "-m", "assistant.cli", "index", str(docs), "--json"]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    # Wait until a first batch of passages is recorded, then kill without warning.
+    records = tmp_path / "index" / "records.sqlite"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if _recorded(records) >= 64:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "indexing finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    rerun = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    report = json.loads(rerun.stdout)
+    assert report["skipped"] > 0  # the killed run's work was kept
+    store = open_store(StoreLocation(tmp_path / "index", "articles"), embeddings)
+    passages = all_passages(store)
+    assert len(passages) == COPIES * 13
+    assert max(Counter((p.metadata["source"], p.metadata["paragraph"])
+                       for p in passages).values()) == 1
