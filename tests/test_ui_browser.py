@@ -114,6 +114,10 @@ def page(
 
 
 def test_answer_cites_its_passage_and_the_marker_shows_it(page: Any) -> None:
+    # Two earlier questions first, so that the chat scrolls: the passage of the newest answer
+    # can then be out of sight while its marker is in view (as when reading back a long chat).
+    ask(page, "What did Muqtada al-Sadr demand?")
+    ask(page, "Who is Khaled Hammadi?")
     message = ask(page, "What is Plan T?", how="enter")
 
     answer = message.locator(".answer-text")
@@ -137,15 +141,13 @@ def test_answer_cites_its_passage_and_the_marker_shows_it(page: Any) -> None:
     assert target_id and re.fullmatch(r"src-\d+-1", target_id), target_id
     assert marker.get_attribute("href") == f"#{target_id}"
     assert page.locator(f"[id='{target_id}']").count() == 1
-    # ``message`` means "the latest answer"; pin this answer's marker and passage by id.
+    # ``message`` means "the latest answer": pin this answer's marker and passage by id.
     source = page.locator(f"[id='{target_id}']")
     marker = page.locator(f"{CHAT} a.cite[href='#{target_id}']")
     expect(marker).to_have_count(1)
 
-    # Carry on the conversation so the chat scrolls, then bring the first answer's marker back
-    # to the bottom edge of the view: its passage, just below, is out of sight.
-    ask(page, "What did Muqtada al-Sadr demand?")
-    ask(page, "Who is Khaled Hammadi?")
+    # Bring the marker to the bottom edge of the view (once Gradio's own scroll to the newest
+    # message is over): the passage, just below it, is out of sight.
     wait_for_scroll_to_settle(marker)
     marker.evaluate("el => el.scrollIntoView({block: 'end'})")
     expect(marker).to_be_in_viewport()
