@@ -78,14 +78,20 @@ def build(assistant: Assistant) -> Any:
     def respond(
         question: str, messages: list[dict[str, Any]], asked: list[str], k: int,
         show_scores: bool,
-    ) -> Iterator[tuple[str, list[dict[str, Any]], list[str]]]:
+    ) -> Iterator[Any]:
+        user = {"role": "user", "content": html.escape((question or "").strip())}
+        history = [*messages, user]
+        if (question or "").strip():
+            # Show the question and that we are working before the answer is ready.
+            yield "", [*history, {"role": "assistant", "content": WORKING}], asked
         try:
             answer = assistant.ask(question, history=asked, k=int(k))
         except AssistantError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
-        user = {"role": "user", "content": html.escape(question.strip())}
-        history = [*messages, user]
-        yield "", [*history, {"role": "assistant", "content": WORKING}], asked
+            # A toast, and the conversation and typed question put back as they were:
+            # gr.Error would also cover the chat and the question box with an error overlay.
+            gr.Warning(str(exc))
+            yield question, messages, asked
+            return
         frames = 0 if answer.refused else len(split_answer(answer.text)) - 1
         for shown in range(1, frames + 1):
             partial = format_answer(answer, show_scores=show_scores, sentences=shown)
