@@ -165,8 +165,9 @@ def build(assistant: Assistant) -> Any:
                 f"Upload {', '.join(SUPPORTED_SUFFIXES)} files (up to "
                 f"{settings.max_upload_mb} MB each). Only what changed is embedded again."
             )
-            files = gr.File(label="Upload documents", file_count="multiple",
-                            file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
+            # No file_types filter: Gradio would reject other kinds with a bare "Error";
+            # our own check names the file and the formats that are supported.
+            files = gr.File(label="Upload documents", file_count="multiple", elem_id="upload")
             status = gr.Markdown(elem_id="upload-status")
             table = gr.Dataframe(headers=["Document", "Title", "Passages", "Indexed"],
                                  value=documents_table, interactive=False,

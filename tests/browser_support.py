@@ -88,6 +88,8 @@ class AppServer:
     url: str
     log_dir: Path
     startup_s: float = field(default=0.0)
+    #: The ASSISTANT_* settings the app runs with (to point the CLI at the same index).
+    env: dict[str, str] = field(default_factory=dict)
 
     def stderr(self) -> str:
         return _tail(self.log_dir / "stderr.log")
@@ -135,7 +137,8 @@ def start_app(workdir: Path, *, timeout_s: float = START_TIMEOUT_S) -> AppServer
             [str(python), str(APP)], cwd=workdir, env=env, stdout=out, stderr=err,
             stdin=subprocess.DEVNULL,
         )
-    server = AppServer(process, f"http://127.0.0.1:{port}/", logs)
+    settings = {k: v for k, v in env.items() if k.startswith("ASSISTANT_")}
+    server = AppServer(process, f"http://127.0.0.1:{port}/", logs, env=settings)
     deadline = began + timeout_s
     while True:
         if process.poll() is not None:

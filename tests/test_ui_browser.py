@@ -263,3 +263,74 @@ def test_phone_width_has_no_horizontal_scroll(page: Any) -> None:
         "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
     )
     assert sizes["scroll"] <= sizes["inner"], sizes
+
+
+# --- Documents tab, settings and the HTTP API ------------------------------------------------
+
+
+def test_uploaded_document_is_answered_from_and_can_be_removed(
+    page: Any, tmp_path: Any
+) -> None:
+    document = tmp_path / "quokka-report.txt"
+    document.write_text(
+        "The Quokka Report\n\nThe quokka census of Rottnest Island counted 11,873 quokkas "
+        "in 2025, a rise of four percent.\n"
+    )
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(document))
+    expect(page.locator("#upload-status")).to_contain_text(
+        "quokka-report.txt: 1 passages added", timeout=60_000)
+    expect(page.locator("#documents")).to_contain_text("quokka-report.txt")
+
+    page.get_by_role("tab", name="Chat").click()
+    reply = ask(page, "How many quokkas did the Rottnest Island census count?")
+    expect(reply.locator(".answer-text")).to_contain_text("11,873")
+    expect(reply.locator(".source-head").first).to_contain_text("quokka-report.txt")
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#remove-choice input").click()
+    page.get_by_role("option", name=re.compile(r"quokka-report\.txt")).click()
+    page.locator("#remove").click()
+    expect(page.locator("#upload-status")).to_contain_text("Removed quokka-report.txt")
+    expect(page.locator("#documents")).not_to_contain_text("quokka-report.txt")
+
+    page.get_by_role("tab", name="Chat").click()
+    gone = ask(page, "How many quokkas did the Rottnest Island census count?")
+    expect(gone.locator(".refusal")).to_be_visible()
+
+
+def test_unsupported_upload_is_refused_with_the_formats(page: Any, tmp_path: Any) -> None:
+    odd = tmp_path / "table.csv"
+    odd.write_text("a,b\n1,2\n")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(odd))
+    expect(page.locator("#upload-status")).to_contain_text("not supported", timeout=30_000)
+    expect(page.locator("#documents")).not_to_contain_text("table.csv")
+
+
+def test_k_and_scores_settings_change_the_answer(page: Any) -> None:
+    page.locator("#settings").get_by_text("Settings").click()
+    page.get_by_label("Show retrieval scores").check()
+    reply = ask(page, "What is Plan T?")
+    expect(reply.locator(".scores").first).to_contain_text("dense")
+    expect(reply.locator(".scores").first).to_contain_text("bm25")
+
+
+def test_gradio_client_gets_the_same_json_as_the_cli(app_server: AppServer) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from gradio_client import Client
+
+    from_api = Client(app_server.url, verbose=False).predict(
+        "What is Plan T?", 4, api_name="/ask")
+    from_cli = json.loads(subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", "--json", "What is Plan T?"],
+        env={**os.environ, **app_server.env}, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+    ).stdout)
+    assert set(from_api) == set(from_cli)
+    for key in ("question", "answer", "refused", "citations"):
+        assert from_api[key] == from_cli[key], key
+    assert set(from_api["timings_ms"]) == {"retrieve", "answer", "total"}
