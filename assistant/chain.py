@@ -10,8 +10,9 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
+from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answer import Answer, ExtractiveAnswerer
@@ -61,8 +62,18 @@ def condense_question(question: str, history: Sequence[str]) -> str:
     return f"{history[-1]} {question}"
 
 
+class Answerer(Protocol):
+    """What the chain needs of an answerer: the extractive one or an LLM one."""
+
+    def answer(self, question: str, passages: Sequence[Document]) -> Answer: ...
+
+    def answer_many(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Document]]
+    ) -> list[Answer]: ...
+
+
 def build_chain(
-    retriever: HybridRetriever, answerer: ExtractiveAnswerer, *, max_question_chars: int = 2000
+    retriever: HybridRetriever, answerer: Answerer, *, max_question_chars: int = 2000
 ) -> Runnable[dict[str, Any], Answer]:
     """Compose validation, retrieval and answering into one ``Runnable``.
 
@@ -111,7 +122,7 @@ class Assistant:
     store: Any
     keywords: KeywordIndex
     retriever: HybridRetriever
-    answerer: ExtractiveAnswerer
+    answerer: Answerer
     chain: Runnable[dict[str, Any], Answer]
 
     def ask(self, question: str, *, history: Sequence[str] = (), k: int | None = None) -> Answer:
@@ -170,14 +181,20 @@ def open_assistant(
         store=store, embeddings=embeddings, keywords=keywords, k=settings.top_k,
         fetch_k=max(settings.fetch_k, settings.top_k),
     )
-    answerer = ExtractiveAnswerer(
+    extractive = ExtractiveAnswerer(
         embeddings, min_relevance=settings.min_relevance, max_sentences=settings.max_sentences,
         term_statistics=keywords,
     )
+    answerer: Answerer = extractive
+    if settings.llm != "extractive":
+        from assistant.llm_answer import LLMAnswerer, make_chat_model
+
+        model = make_chat_model(settings.llm, base_url=settings.llm_base_url)
+        answerer = LLMAnswerer(model, support=extractive)
     if warm:
         embeddings.load().embed(["warm up"])
         if len(keywords) <= _WARM_LIMIT:
-            answerer.warm(keywords.passages)
+            extractive.warm(keywords.passages)
     chain = build_chain(retriever, answerer, max_question_chars=settings.max_question_chars)
     return Assistant(settings, embeddings, location, store, keywords, retriever, answerer, chain)
 

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
         description="Refuse when no sentence of the retrieved passages scores at least this",
     )
     max_sentences: int = Field(3, gt=0, le=10, description="Most sentences quoted in an answer")
+    llm: str = Field(
+        "extractive",
+        description="`extractive` (offline), or a chat model: `ollama/llama3.2`, "
+        "`openai/gpt-4o-mini`, `llamacpp//path/model.gguf`",
+    )
+    llm_base_url: str | None = Field(
+        None, description="Server of the chat model (Ollama, any OpenAI-compatible server)"
+    )
     max_question_chars: int = Field(2000, gt=0, description="Longer questions are rejected")
     max_upload_mb: int = Field(20, gt=0, le=1024, description="Largest file the chat accepts")
     host: str = Field("127.0.0.1", description="Address the chat binds to")
