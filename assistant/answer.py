@@ -125,9 +125,7 @@ class ExtractiveAnswerer:
 
     def warm(self, passages: Sequence[Document]) -> None:
         """Embed the sentences of ``passages`` ahead of the first question."""
-        self._sentence_vectors(
-            [s.text for p in passages for s in split_sentences(p.page_content)]
-        )
+        self._sentence_vectors([s.text for p in passages for s in split_sentences(p.page_content)])
 
     def answer(self, question: str, passages: Sequence[Document]) -> Answer:
         """Answer ``question`` from ``passages`` (best first)."""

@@ -87,8 +87,12 @@ def build_chain(
         k = inputs.get("k") or retriever.k
         if not isinstance(k, int) or k < 1:
             raise InvalidQuestionError(f"k must be a positive whole number, not {k!r}.")
-        return {"question": question, "query": condense_question(question, history), "k": k,
-                "started": time.perf_counter()}
+        return {
+            "question": question,
+            "query": condense_question(question, history),
+            "k": k,
+            "started": time.perf_counter(),
+        }
 
     def retrieve(state: dict[str, Any]) -> dict[str, Any]:
         began = time.perf_counter()
@@ -178,11 +182,16 @@ def open_assistant(
         store = open_store(location, embeddings)
     keywords = KeywordIndex(store, location)
     retriever = HybridRetriever(
-        store=store, embeddings=embeddings, keywords=keywords, k=settings.top_k,
+        store=store,
+        embeddings=embeddings,
+        keywords=keywords,
+        k=settings.top_k,
         fetch_k=max(settings.fetch_k, settings.top_k),
     )
     extractive = ExtractiveAnswerer(
-        embeddings, min_relevance=settings.min_relevance, max_sentences=settings.max_sentences,
+        embeddings,
+        min_relevance=settings.min_relevance,
+        max_sentences=settings.max_sentences,
         term_statistics=keywords,
     )
     answerer: Answerer = extractive

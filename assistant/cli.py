@@ -62,8 +62,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.pass_context
 @_friendly_errors
-def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool,
-                  as_json: bool) -> None:
+def index_command(
+    ctx: click.Context, paths: tuple[Path, ...], rebuild: bool, as_json: bool
+) -> None:
     """Index documents (default: the corpus folder); only what changed is embedded again."""
     from assistant.chain import make_embeddings, store_location
     from assistant.index import index_paths
@@ -110,8 +111,14 @@ def ask_command(ctx: click.Context, question: str, top_k: int | None, as_json: b
     click.echo(answer.text)
     for c in answer.citations:
         where = ", ".join(
-            part for part in (c.title, c.section, f"paragraph {c.paragraph}",
-                              f"page {c.page}" if c.page else "") if part
+            part
+            for part in (
+                c.title,
+                c.section,
+                f"paragraph {c.paragraph}",
+                f"page {c.page}" if c.page else "",
+            )
+            if part
         )
         click.echo(f"\n[{c.n}] {where} ({c.source})\n    “{c.quote}”")
 

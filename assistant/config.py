@@ -12,7 +12,7 @@ PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
 
 
 class Settings(BaseSettings):
-    """Every setting of the assistant; each field is also ``ASSISTANT_<NAME>`` in the environment."""
+    """Every setting of the assistant; each is also ``ASSISTANT_<NAME>`` in the environment."""
 
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="ignore")
 
@@ -46,7 +46,10 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(4, gt=0, le=50, description="Passages retrieved per question")
     fetch_k: int = Field(
-        20, gt=0, le=200, description="Candidates taken from each ranker (dense, BM25) before fusion"
+        20,
+        gt=0,
+        le=200,
+        description="Candidates taken from each ranker (dense, BM25) before fusion",
     )
     # 0.36 sits in the gap between the highest-scoring unanswerable dev question (0.346) and
     # the lowest-scoring answerable one (0.371): see benchmarks/dev_questions.py.

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.documents import Document
 
@@ -33,7 +33,7 @@ from assistant.store import (
 log = logging.getLogger(__name__)
 
 # Choose once: changing the key encoder re-embeds everything.
-_KEY_ENCODER = "sha256"
+_KEY_ENCODER: Literal["sha256"] = "sha256"
 _BATCH_SIZE = 64
 #: The record manager groups passages by this key: one group per file.
 SOURCE_ID_KEY = "doc_key"
@@ -78,8 +78,9 @@ def index_paths(
     files = find_files(paths)
     report = IndexReport()
     passages = _passages(files, embeddings, report, progress=progress)
-    index_documents(passages, location=location, embeddings=embeddings, rebuild=rebuild,
-                    report=report)
+    index_documents(
+        passages, location=location, embeddings=embeddings, rebuild=rebuild, report=report
+    )
     folders = {str(p.resolve()) for p in paths if p.is_dir()}
     if folders:
         present = {f.key for f in files}
@@ -131,8 +132,10 @@ def open_record_manager(location: StoreLocation, embeddings: SentenceEmbeddings)
     from langchain_classic.indexes import SQLRecordManager
 
     location.index_dir.mkdir(parents=True, exist_ok=True)
-    records = SQLRecordManager(record_namespace(location, embeddings),
-                               db_url=f"sqlite:///{location.records_path.resolve()}")
+    records = SQLRecordManager(
+        record_namespace(location, embeddings),
+        db_url=f"sqlite:///{location.records_path.resolve()}",
+    )
     records.create_schema()
     return records
 
@@ -169,15 +172,17 @@ def remove_index(location: StoreLocation, embeddings: SentenceEmbeddings) -> Non
             target.unlink()
 
 
-def delete_keys(location: StoreLocation, embeddings: SentenceEmbeddings,
-                doc_keys: Iterable[str]) -> int:
+def delete_keys(
+    location: StoreLocation, embeddings: SentenceEmbeddings, doc_keys: Iterable[str]
+) -> int:
     """Delete every passage of the given files from the store and the records."""
     doc_keys = list(doc_keys)
     if not doc_keys:
         return 0
     store = open_store(location, embeddings)
     records = open_record_manager(location, embeddings)
-    found = store.get(where={SOURCE_ID_KEY: {"$in": doc_keys}}, include=[])
+    where: Any = {SOURCE_ID_KEY: {"$in": doc_keys}}
+    found = store.get(where=where, include=[])
     ids = list(found["ids"])
     # Records may know passages the store lost (a run killed midway): drop those too.
     recorded = records.list_keys(group_ids=doc_keys)
@@ -189,10 +194,12 @@ def delete_keys(location: StoreLocation, embeddings: SentenceEmbeddings,
     return len(ids)
 
 
-def _delete_missing(location: StoreLocation, embeddings: SentenceEmbeddings,
-                    folders: set[str], present: set[str]) -> int:
+def _delete_missing(
+    location: StoreLocation, embeddings: SentenceEmbeddings, folders: set[str], present: set[str]
+) -> int:
     store = open_store(location, embeddings)
-    indexed = store.get(where={"origin": {"$in": sorted(folders)}}, include=["metadatas"])
+    where: Any = {"origin": {"$in": sorted(folders)}}
+    indexed = store.get(where=where, include=["metadatas"])
     gone = {m[SOURCE_ID_KEY] for m in indexed["metadatas"] if m and m.get(SOURCE_ID_KEY)}
     gone -= present
     return delete_keys(location, embeddings, sorted(gone))
@@ -217,8 +224,9 @@ def _passages(
     for file in bar:
         bar.set_postfix_str(file.source[-40:], refresh=False)
         try:
-            passages = load_passages(file, max_tokens=embeddings.max_tokens,
-                                     count_tokens=embeddings.count_tokens)
+            passages = load_passages(
+                file, max_tokens=embeddings.max_tokens, count_tokens=embeddings.count_tokens
+            )
         except IngestError as exc:
             report.failed.append({"source": file.source, "error": str(exc)})
             log.warning("skipped %s: %s", file.source, exc)

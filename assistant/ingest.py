@@ -18,6 +18,7 @@ from langchain_core.documents import Document
 from assistant.errors import IngestError
 from assistant.loaders import LoadedDocument, Page, load_document
 from assistant.text import Span, split_sentences
+
 _BLOCK = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _HEADING_MAX_WORDS = 16
 _CLOSING_PUNCTUATION = tuple(".!?:;,\"”’'")
@@ -72,8 +73,7 @@ def split_passages(
 ) -> list[Document]:
     """Cut plain text into passages: see :func:`split_document`."""
     document = LoadedDocument(title=None, pages=[Page(text=text, number=None)])
-    return split_document(document, source=source, max_tokens=max_tokens,
-                          count_tokens=count_tokens)
+    return split_document(document, source=source, max_tokens=max_tokens, count_tokens=count_tokens)
 
 
 def split_document(
@@ -139,8 +139,12 @@ def load_passages(
     Raises:
         IngestError: the file cannot be read, is of an unsupported kind, or holds no text.
     """
-    passages = split_document(load_document(file.path), source=file.source,
-                              max_tokens=max_tokens, count_tokens=count_tokens)
+    passages = split_document(
+        load_document(file.path),
+        source=file.source,
+        max_tokens=max_tokens,
+        count_tokens=count_tokens,
+    )
     if not passages:
         raise IngestError(f"“{file.path}” holds no text to index.")
     for passage in passages:
@@ -203,8 +207,10 @@ def _sentences_within(text: str, max_tokens: int, count_tokens: TokenCounter) ->
         if count_tokens(sentence.text) <= max_tokens:
             yield sentence
             continue
-        words = [Span(m.group(), sentence.start + m.start(), sentence.start + m.end())
-                 for m in re.finditer(r"\S+", sentence.text)]
+        words = [
+            Span(m.group(), sentence.start + m.start(), sentence.start + m.end())
+            for m in re.finditer(r"\S+", sentence.text)
+        ]
         chunk: list[Span] = []
         for word in words:
             if chunk and count_tokens(text[chunk[0].start : word.end]) > max_tokens:

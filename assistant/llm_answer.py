@@ -55,8 +55,9 @@ def make_chat_model(spec: str, *, base_url: str | None = None) -> BaseChatModel:
             f"ASSISTANT_LLM={spec!r} needs {exc.name}; install it with "
             f"`.venv/bin/pip install {exc.name}`."
         ) from exc
-    raise ConfigError(f"Unknown LLM provider {provider!r}: use extractive, ollama, openai "
-                      "or llamacpp.")
+    raise ConfigError(
+        f"Unknown LLM provider {provider!r}: use extractive, ollama, openai or llamacpp."
+    )
 
 
 class LLMAnswerer:
@@ -78,7 +79,7 @@ class LLMAnswerer:
     def answer_many(
         self, questions: Sequence[str], passages: Sequence[Sequence[Document]]
     ) -> list[Answer]:
-        prompts = [
+        prompts: list[Any] = [
             self.prompt.format(context=_context(ps), question=q)
             for q, ps in zip(questions, passages, strict=True)
         ]
@@ -113,7 +114,9 @@ class LLMAnswerer:
                 span, score = self._best_support(claim, passages[index])
                 if score >= self.support.min_relevance:
                     supported.append(index)
-                    quotes.setdefault(index, {})[span] = max(score, quotes.get(index, {}).get(span, 0))
+                    quotes.setdefault(index, {})[span] = max(
+                        score, quotes.get(index, {}).get(span, 0)
+                    )
             if supported:
                 markers = "".join(f"[{numbers.setdefault(i, len(numbers) + 1)}]" for i in supported)
                 parts.append(f"{claim} {markers}")

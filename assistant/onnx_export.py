@@ -51,8 +51,9 @@ def _export(folder: Path, destination: Path) -> None:
 
     model = AutoModel.from_pretrained(str(folder)).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    sample = tokenizer(["an example", "another, longer example sentence"], padding=True,
-                       return_tensors="pt")
+    sample = tokenizer(
+        ["an example", "another, longer example sentence"], padding=True, return_tensors="pt"
+    )
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
 
     class _LastHiddenState(torch.nn.Module):

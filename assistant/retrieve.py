@@ -180,10 +180,13 @@ class HybridRetriever(BaseRetriever):
 def _with_scores(ranked: Ranked) -> Document:
     metadata = dict(ranked.passage.metadata)
     metadata["scores"] = {"rrf": ranked.rrf, "dense": ranked.dense, "bm25": ranked.bm25}
-    return Document(page_content=ranked.passage.page_content, metadata=metadata,
-                    id=ranked.passage.id)
+    return Document(
+        page_content=ranked.passage.page_content, metadata=metadata, id=ranked.passage.id
+    )
 
 
-def _to_ids(corpus_tokens: list[list[str]], vocabulary: dict[str, int]) -> tuple[list[list[int]], dict[str, int]]:
+def _to_ids(
+    corpus_tokens: list[list[str]], vocabulary: dict[str, int]
+) -> tuple[list[list[int]], dict[str, int]]:
     ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in tokens] for tokens in corpus_tokens]
     return ids, vocabulary

@@ -92,12 +92,14 @@ def all_passages(store: Chroma) -> list[Document]:
     try:
         result = store.get(include=["documents", "metadatas"])
     except Exception as exc:  # noqa: BLE001
-        raise IndexCorruptError(f"The index cannot be read ({exc}); rebuild it with "
-                                "`assistant index --rebuild`.") from exc
+        raise IndexCorruptError(
+            f"The index cannot be read ({exc}); rebuild it with `assistant index --rebuild`."
+        ) from exc
     docs = [
         Document(page_content=text, metadata=dict(meta or {}), id=doc_id)
-        for doc_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"],
-                                      strict=True)
+        for doc_id, text, meta in zip(
+            result["ids"], result["documents"], result["metadatas"], strict=True
+        )
     ]
     docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start", 0)))
     return docs
@@ -119,7 +121,8 @@ def read_manifest(location: StoreLocation) -> dict[str, Any]:
         return {}
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(
-            f"{location.manifest_path} is damaged ({exc}); rebuild with `assistant index --rebuild`."
+            f"{location.manifest_path} is damaged ({exc}); "
+            "rebuild with `assistant index --rebuild`."
         ) from exc
 
 

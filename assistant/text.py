@@ -29,7 +29,9 @@ def split_sentences(text: str) -> list[Span]:
     start = 0
     for match in _SENTENCE_END.finditer(text):
         candidate = text[start : match.start()]
-        last_word = candidate.rsplit(maxsplit=1)[-1].rstrip(".").lower() if candidate.strip() else ""
+        last_word = (
+            candidate.rsplit(maxsplit=1)[-1].rstrip(".").lower() if candidate.strip() else ""
+        )
         if last_word in _ABBREVIATIONS:
             continue
         _append_stripped(spans, text, start, match.end())
@@ -69,8 +71,5 @@ def tokenize(text: str) -> list[str]:
         import Stemmer  # PyStemmer: the Snowball stemmers, in C
 
         _stemmer = Stemmer.Stemmer("english")
-    words = [
-        w.replace("’", "'").split("'")[0]
-        for w in _WORD.findall(text.lower())
-    ]
+    words = [w.replace("’", "'").split("'")[0] for w in _WORD.findall(text.lower())]
     return _stemmer.stemWords([w for w in words if w and w not in _STOPWORDS])

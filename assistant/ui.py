@@ -76,7 +76,10 @@ def build(assistant: Assistant) -> Any:
     uploads = settings.index_dir / "uploads"
 
     def respond(
-        question: str, messages: list[dict[str, Any]], asked: list[str], k: int,
+        question: str,
+        messages: list[dict[str, Any]],
+        asked: list[str],
+        k: int,
         show_scores: bool,
     ) -> Iterator[Any]:
         user = {"role": "user", "content": html.escape((question or "").strip())}
@@ -108,12 +111,16 @@ def build(assistant: Assistant) -> Any:
             raise gr.Error(str(exc), print_exception=False) from exc
 
     def documents_table() -> list[list[Any]]:
-        return [[s.source, s.title, s.passages, s.indexed_at]
-                for s in list_sources(assistant.location, assistant.embeddings)]
+        return [
+            [s.source, s.title, s.passages, s.indexed_at]
+            for s in list_sources(assistant.location, assistant.embeddings)
+        ]
 
     def removable() -> Any:
-        choices = [(f"{s.source} ({s.passages} passages)", s.key)
-                   for s in list_sources(assistant.location, assistant.embeddings)]
+        choices = [
+            (f"{s.source} ({s.passages} passages)", s.key)
+            for s in list_sources(assistant.location, assistant.embeddings)
+        ]
         return gr.update(choices=choices, value=None)
 
     def upload(files: list[str] | None, progress: Any = gr.Progress()) -> tuple[str, Any, Any]:
@@ -130,8 +137,11 @@ def build(assistant: Assistant) -> Any:
         copy = Path(key)
         if copy.parent == uploads.resolve() and copy.exists():
             copy.unlink()  # else re-indexing the uploads folder would bring it back
-        return (f"Removed {html.escape(copy.name)} ({removed} passages).", documents_table(),
-                removable())
+        return (
+            f"Removed {html.escape(copy.name)} ({removed} passages).",
+            documents_table(),
+            removable(),
+        )
 
     with gr.Blocks(title="Article assistant", fill_height=True) as demo:
         gr.Markdown(
@@ -140,26 +150,40 @@ def build(assistant: Assistant) -> Any:
         )
         with gr.Tab("Chat", elem_id="chat-tab"):
             chatbot = gr.Chatbot(
-                label="Conversation", height=520, buttons=["copy"], elem_id="chat",
+                label="Conversation",
+                height=520,
+                buttons=["copy"],
+                elem_id="chat",
                 placeholder="Ask a question about the documents.",
             )
             asked = gr.State([])
             with gr.Row(equal_height=True):
                 question = gr.Textbox(
-                    label="Your question", placeholder="e.g. What is Plan T?  (Enter sends)",
-                    scale=5, lines=1, max_lines=4, autofocus=True, elem_id="question",
+                    label="Your question",
+                    placeholder="e.g. What is Plan T?  (Enter sends)",
+                    scale=5,
+                    lines=1,
+                    max_lines=4,
+                    autofocus=True,
+                    elem_id="question",
                     max_length=settings.max_question_chars,
                 )
-                send = gr.Button("Send", variant="primary", scale=1, min_width=80,
-                                 elem_id="send")
+                send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
             with gr.Row():
                 new_chat = gr.Button("New chat", size="sm", elem_id="new-chat")
             gr.Examples(EXAMPLES, inputs=question, label="Examples")
             with gr.Accordion("Settings", open=False, elem_id="settings"):
-                k = gr.Slider(1, 10, value=settings.top_k, step=1,
-                              label="Passages to retrieve (k)", elem_id="k")
-                show_scores = gr.Checkbox(False, label="Show retrieval scores",
-                                          elem_id="show-scores")
+                k = gr.Slider(
+                    1,
+                    10,
+                    value=settings.top_k,
+                    step=1,
+                    label="Passages to retrieve (k)",
+                    elem_id="k",
+                )
+                show_scores = gr.Checkbox(
+                    False, label="Show retrieval scores", elem_id="show-scores"
+                )
         with gr.Tab("Documents", elem_id="documents-tab"):
             gr.Markdown(
                 f"Upload {', '.join(SUPPORTED_SUFFIXES)} files (up to "
@@ -169,12 +193,18 @@ def build(assistant: Assistant) -> Any:
             # our own check names the file and the formats that are supported.
             files = gr.File(label="Upload documents", file_count="multiple", elem_id="upload")
             status = gr.Markdown(elem_id="upload-status")
-            table = gr.Dataframe(headers=["Document", "Title", "Passages", "Indexed"],
-                                 value=documents_table, interactive=False,
-                                 label="Indexed documents", elem_id="documents", wrap=True)
+            table = gr.Dataframe(
+                headers=["Document", "Title", "Passages", "Indexed"],
+                value=documents_table,
+                interactive=False,
+                label="Indexed documents",
+                elem_id="documents",
+                wrap=True,
+            )
             with gr.Row():
-                to_remove = gr.Dropdown(label="Document to remove", choices=[],
-                                        elem_id="remove-choice")
+                to_remove = gr.Dropdown(
+                    label="Document to remove", choices=[], elem_id="remove-choice"
+                )
                 remove_button = gr.Button("Remove", variant="stop", elem_id="remove")
 
         chat_inputs = [question, chatbot, asked, k, show_scores]
@@ -183,8 +213,7 @@ def build(assistant: Assistant) -> Any:
         send.click(respond, chat_inputs, chat_outputs, api_visibility="private")
         new_chat.click(lambda: ("", [], []), None, chat_outputs, api_visibility="private")
         files.upload(upload, files, [status, table, to_remove], api_visibility="private")
-        remove_button.click(remove, to_remove, [status, table, to_remove],
-                            api_visibility="private")
+        remove_button.click(remove, to_remove, [status, table, to_remove], api_visibility="private")
         demo.load(removable, None, to_remove, api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return demo
@@ -201,18 +230,26 @@ def _index_uploads(assistant: Assistant, files: list[str], uploads: Path, progre
         shown = html.escape(path.name)
         progress(i / max(len(files), 1), desc=f"Indexing {path.name}")
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            lines.append(f"✗ {shown}: {path.suffix or 'no'} files are not supported "
-                         f"(supported: {', '.join(SUPPORTED_SUFFIXES)}).")
+            lines.append(
+                f"✗ {shown}: {path.suffix or 'no'} files are not supported "
+                f"(supported: {', '.join(SUPPORTED_SUFFIXES)})."
+            )
             continue
         if path.stat().st_size > limit:
-            lines.append(f"✗ {shown}: larger than the {settings.max_upload_mb} MB limit "
-                         "(ASSISTANT_MAX_UPLOAD_MB).")
+            lines.append(
+                f"✗ {shown}: larger than the {settings.max_upload_mb} MB limit "
+                "(ASSISTANT_MAX_UPLOAD_MB)."
+            )
             continue
         target = uploads / path.name
         shutil.copyfile(path, target)
         try:
-            report = index_paths([target], location=assistant.location,
-                                 embeddings=assistant.embeddings, progress=False)
+            report = index_paths(
+                [target],
+                location=assistant.location,
+                embeddings=assistant.embeddings,
+                progress=False,
+            )
         except AssistantError as exc:
             lines.append(f"✗ {shown}: {html.escape(str(exc))}")
             continue
@@ -220,8 +257,10 @@ def _index_uploads(assistant: Assistant, files: list[str], uploads: Path, progre
             target.unlink(missing_ok=True)
             lines.extend(f"✗ {shown}: {html.escape(f['error'])}" for f in report.failed)
         else:
-            lines.append(f"✓ {shown}: {report.added} passages added, {report.updated} updated, "
-                         f"{report.skipped} unchanged, {report.deleted} removed.")
+            lines.append(
+                f"✓ {shown}: {report.added} passages added, {report.updated} updated, "
+                f"{report.skipped} unchanged, {report.deleted} removed."
+            )
     progress(1.0, desc="Done")
     return "\n\n".join(lines) or "No files received."
 

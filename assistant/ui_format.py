@@ -20,7 +20,10 @@ _SENTENCE_WITH_MARKER = re.compile(r".+?\[\d+\](?=\s|$)", re.DOTALL)
 #: Shown while the answer is being prepared.
 WORKING = '<div class="working" role="status">Searching the documents…</div>'
 
-def format_answer(answer: Answer, *, show_scores: bool = False, sentences: int | None = None) -> str:
+
+def format_answer(
+    answer: Answer, *, show_scores: bool = False, sentences: int | None = None
+) -> str:
     """Render an answer and its cited passages as one HTML chat message.
 
     With ``sentences``, render only that many sentences of the answer and no sources yet:
@@ -53,8 +56,10 @@ def _link_marker(escaped_sentence: str, uid: int, answer: Answer) -> str:
         if citation is None:
             return match.group()
         preview = html.escape(_where(citation), quote=True)
-        return (f'<a class="cite" href="#src-{uid}-{n}" title="{preview}" '
-                f'aria-label="Source {n}: {preview}">[{n}]</a>')
+        return (
+            f'<a class="cite" href="#src-{uid}-{n}" title="{preview}" '
+            f'aria-label="Source {n}: {preview}">[{n}]</a>'
+        )
 
     return _MARKER.sub(link, escaped_sentence)
 

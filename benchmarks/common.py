@@ -24,8 +24,12 @@ def fresh_assistant(**overrides: Any) -> Assistant:
     index_dir = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     settings = Settings(index_dir=index_dir, corpus_dir=ROOT / "corpus", **overrides)
     embeddings = make_embeddings(settings)
-    index_paths([settings.corpus_dir], location=store_location(settings), embeddings=embeddings,
-                progress=False)
+    index_paths(
+        [settings.corpus_dir],
+        location=store_location(settings),
+        embeddings=embeddings,
+        progress=False,
+    )
     return open_assistant(settings, embeddings=embeddings)
 
 

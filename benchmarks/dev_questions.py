@@ -28,8 +28,10 @@ def main() -> None:
         scored.append((row, best, correct))
     answerable = [s for s in scored if not s[0].get("unanswerable")]
     unanswerable = [s for s in scored if s[0].get("unanswerable")]
-    print(f"{len(rows)} dev questions: {len(answerable)} answerable, "
-          f"{len(unanswerable)} the article cannot answer\n")
+    print(
+        f"{len(rows)} dev questions: {len(answerable)} answerable, "
+        f"{len(unanswerable)} the article cannot answer\n"
+    )
     print("| threshold | answered correctly | correct refusals | balanced |")
     print("|---|---|---|---|")
     best_t, best_value = 0.0, -1.0
@@ -42,8 +44,10 @@ def main() -> None:
         print(f"| {t:.2f} | {right:.3f} | {refused:.3f} | {balanced:.3f} |{mark}")
         if balanced > best_value:
             best_t, best_value = t, balanced
-    print(f"\nbest balanced accuracy {best_value:.3f} from threshold {best_t:.2f} "
-          f"(lowest such threshold); configured min_relevance = {configured:.2f}")
+    print(
+        f"\nbest balanced accuracy {best_value:.3f} from threshold {best_t:.2f} "
+        f"(lowest such threshold); configured min_relevance = {configured:.2f}"
+    )
     print("\nscores of unanswerable questions (highest first):")
     for row, score, _ in sorted(unanswerable, key=lambda s: -s[1]):
         print(f"  {score:.3f}  {row['question']}")

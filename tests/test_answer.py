@@ -25,12 +25,15 @@ def test_capital_of_france_is_refused(article_assistant):
     assert answer.citations == []
 
 
-@pytest.mark.parametrize("question", [
-    "What is Plan T?",
-    "What did Muqtada al-Sadr demand?",
-    "Why did the militias open the door to recruitment?",
-    "What does Khawlani expect between al-Sadr and the militias?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is Plan T?",
+        "What did Muqtada al-Sadr demand?",
+        "Why did the militias open the door to recruitment?",
+        "What does Khawlani expect between al-Sadr and the militias?",
+    ],
+)
 def test_every_sentence_is_verbatim_and_carries_its_marker(article_assistant, question):
     answer = article_assistant.ask(question)
     pieces = re.split(r" \[(\d+)\](?: |$)", answer.text)

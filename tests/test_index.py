@@ -35,8 +35,10 @@ class CountingEmbeddings:
 
 
 def _article(i: int) -> str:
-    return (f"Report {i}\n\nThe town of Vel{i}a holds a market every {i}th day.\n\n"
-            f"Its mayor, Anna Kor{i}, was elected in {1900 + i}.\n")
+    return (
+        f"Report {i}\n\nThe town of Vel{i}a holds a market every {i}th day.\n\n"
+        f"Its mayor, Anna Kor{i}, was elected in {1900 + i}.\n"
+    )
 
 
 @pytest.fixture
@@ -141,8 +143,9 @@ def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings
         (docs / f"copy{i:02}.txt").write_text(text.replace("Plan", f"Plan{i}"))
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
     command = [sys.executable, "-m", "assistant.cli", "index", str(docs), "--json"]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     # Wait until a first batch of passages is recorded, then kill without warning.
     records = tmp_path / "index" / "records.sqlite"
     deadline = time.monotonic() + 300
@@ -160,5 +163,7 @@ def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings
     store = open_store(StoreLocation(tmp_path / "index", "articles"), embeddings)
     passages = all_passages(store)
     assert len(passages) == COPIES * 13
-    assert max(Counter((p.metadata["source"], p.metadata["paragraph"])
-                       for p in passages).values()) == 1
+    assert (
+        max(Counter((p.metadata["source"], p.metadata["paragraph"]) for p in passages).values())
+        == 1
+    )

@@ -33,7 +33,9 @@ def test_metadata_of_every_passage(article_passages):
     for number, passage in enumerate(article_passages, start=1):
         meta = passage.metadata
         assert meta["source"] == "iran-militias-iraq-plan-t.txt"
-        assert meta["title"] == "Iran’s Militias in Iraq Heading to Plan “T” to Avoid What is to Come"
+        assert (
+            meta["title"] == "Iran’s Militias in Iraq Heading to Plan “T” to Avoid What is to Come"
+        )
         assert meta["paragraph"] == number
         assert text[meta["start"] : meta["end"]] == passage.page_content
 
@@ -49,11 +51,17 @@ def test_headings_become_the_section_of_what_follows(article_passages):
 
 
 def test_long_paragraph_is_split_at_sentences_not_truncated(embeddings):
-    sentences = [f"Sentence number {i} talks about the militias and the elections in Iraq."
-                 for i in range(60)]
+    sentences = [
+        f"Sentence number {i} talks about the militias and the elections in Iraq."
+        for i in range(60)
+    ]
     text = "A title\n\n" + " ".join(sentences) + "\n\nA short closing paragraph."
-    passages = split_passages(text, source="long.txt", max_tokens=embeddings.max_tokens,
-                              count_tokens=embeddings.count_tokens)
+    passages = split_passages(
+        text,
+        source="long.txt",
+        max_tokens=embeddings.max_tokens,
+        count_tokens=embeddings.count_tokens,
+    )
     long_parts = [p for p in passages if p.metadata["paragraph"] == 1]
     assert len(long_parts) > 1
     assert [p.metadata["part"] for p in long_parts] == list(range(1, len(long_parts) + 1))
@@ -67,7 +75,7 @@ def test_long_paragraph_is_split_at_sentences_not_truncated(embeddings):
 
 def test_markdown_headings_and_crlf(tmp_path: Path):
     doc = tmp_path / "notes.md"
-    doc.write_bytes("# Notes\r\n\r\nFirst paragraph here.\r\n\r\n## Later\r\n\r\nSecond one.".encode())
+    doc.write_bytes(b"# Notes\r\n\r\nFirst paragraph here.\r\n\r\n## Later\r\n\r\nSecond one.")
     passages = split_passages(read_text(doc), source="notes.md")
     assert [(p.metadata["title"], p.metadata["section"], p.page_content) for p in passages] == [
         ("Notes", "", "First paragraph here."),

@@ -16,21 +16,25 @@ def passages(article_assistant):
 
 def _answer(article_assistant, passages, reply: str):
     model = FakeListChatModel(responses=[reply])
-    return LLMAnswerer(model, support=article_assistant.answerer).answer("What is Plan T?",
-                                                                        passages)
+    return LLMAnswerer(model, support=article_assistant.answerer).answer(
+        "What is Plan T?", passages
+    )
 
 
-def test_supported_sentences_are_kept_and_cite_the_supporting_sentence(article_assistant,
-                                                                         passages):
+def test_supported_sentences_are_kept_and_cite_the_supporting_sentence(article_assistant, passages):
     plan_t = 1 + next(i for i, p in enumerate(passages) if "link the pressures" in p.page_content)
-    reply = (f"Plan T is an attempt to link the pressures on the militias with the rejection "
-             f"of the American forces [{plan_t}]. Bananas are yellow and sweet [{plan_t}]. "
-             "This sentence cites nothing.")
+    reply = (
+        f"Plan T is an attempt to link the pressures on the militias with the rejection "
+        f"of the American forces [{plan_t}]. Bananas are yellow and sweet [{plan_t}]. "
+        "This sentence cites nothing."
+    )
     answer = _answer(article_assistant, passages, reply)
     assert not answer.refused
     # The same shape as extractive answers: each sentence, then its marker.
-    assert answer.text == ("Plan T is an attempt to link the pressures on the militias with the "
-                           "rejection of the American forces. [1]")
+    assert answer.text == (
+        "Plan T is an attempt to link the pressures on the militias with the "
+        "rejection of the American forces. [1]"
+    )
     (citation,) = answer.citations
     assert citation.n == 1 and "link the pressures" in citation.quote
     assert citation.quote in citation.text
@@ -38,15 +42,18 @@ def test_supported_sentences_are_kept_and_cite_the_supporting_sentence(article_a
 
 def test_markers_after_the_full_stop_and_unknown_numbers(article_assistant, passages):
     plan_t = 1 + next(i for i, p in enumerate(passages) if "link the pressures" in p.page_content)
-    reply = (f"Plan T links the pressures they face to rejecting American forces. [{plan_t}] "
-             "The militias also want popular support [99].")
+    reply = (
+        f"Plan T links the pressures they face to rejecting American forces. [{plan_t}] "
+        "The militias also want popular support [99]."
+    )
     answer = _answer(article_assistant, passages, reply)
     assert answer.text == "Plan T links the pressures they face to rejecting American forces. [1]"
     assert len(answer.citations) == 1
 
 
-@pytest.mark.parametrize("reply", ["NOT_IN_DOCUMENTS", "Paris is the capital of France [1].",
-                                   "No citation at all."])
+@pytest.mark.parametrize(
+    "reply", ["NOT_IN_DOCUMENTS", "Paris is the capital of France [1].", "No citation at all."]
+)
 def test_unsupported_or_uncovered_replies_are_refusals(article_assistant, passages, reply):
     answer = _answer(article_assistant, passages, reply)
     assert answer.refused and answer.citations == []
@@ -54,7 +61,9 @@ def test_unsupported_or_uncovered_replies_are_refusals(article_assistant, passag
 
 def test_the_answer_prompt_is_checked_when_loaded(tmp_path):
     assert set(load("answer", required={"context", "question"}).input_variables) == {
-        "context", "question"}
+        "context",
+        "question",
+    }
     (tmp_path / "bad.md").write_text("Answer {question} from {passages}")
     with pytest.raises(ConfigError, match=r"missing \['context'\], unknown \['passages'\]"):
         load("bad", required={"context", "question"}, directory=tmp_path)

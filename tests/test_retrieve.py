@@ -10,7 +10,8 @@ def test_hybrid_ranking_carries_both_scores(article_assistant):
     scores = introducing[0].metadata["scores"]
     assert scores["dense"] > 0.3 and scores["bm25"] > 0
     assert [d.metadata["scores"]["rrf"] for d in docs] == sorted(
-        (d.metadata["scores"]["rrf"] for d in docs), reverse=True)
+        (d.metadata["scores"]["rrf"] for d in docs), reverse=True
+    )
 
 
 def test_a_rare_name_is_found_by_bm25_even_when_dense_misses(article_assistant):
@@ -25,9 +26,9 @@ def test_bm25_follows_the_store_after_reindexing(settings_factory, embeddings, c
     assistant = open_assistant(settings, embeddings=embeddings, build_if_missing=True)
     assert assistant.ask("What is a zorblat?").refused
     (corpus_copy / "zorblat.txt").write_text(
-        "Zorblats\n\nA zorblat is a copper kettle used at the winter fair in Oslo.\n")
-    index_paths([corpus_copy], location=assistant.location, embeddings=embeddings,
-                progress=False)
+        "Zorblats\n\nA zorblat is a copper kettle used at the winter fair in Oslo.\n"
+    )
+    index_paths([corpus_copy], location=assistant.location, embeddings=embeddings, progress=False)
     assistant.refresh()
     answer = assistant.ask("What is a zorblat?")
     assert not answer.refused

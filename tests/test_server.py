@@ -34,7 +34,8 @@ def chroma_url(tmp_path_factory):
     log = open(data / "server.log", "w")  # noqa: SIM115 - closed at teardown
     server = subprocess.Popen(
         [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -54,8 +55,11 @@ def chroma_url(tmp_path_factory):
 
 
 def run(args, tmp_path: Path, url: str, corpus: Path = CORPUS):
-    env = {"ASSISTANT_INDEX_DIR": str(tmp_path / "index"), "ASSISTANT_CORPUS_DIR": str(corpus),
-           "ASSISTANT_CHROMA_URL": url}
+    env = {
+        "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
+        "ASSISTANT_CORPUS_DIR": str(corpus),
+        "ASSISTANT_CHROMA_URL": url,
+    }
     return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
 
 
@@ -68,12 +72,14 @@ def test_index_reindex_remove_and_ask_on_a_server(chroma_url, tmp_path, corpus_c
     assert (again["added"], again["skipped"]) == (0, 13)
 
     (corpus_copy / "kettle.txt").write_text(
-        "Kettles\n\nA zorblat is a copper kettle used at the winter fair in Oslo.")
+        "Kettles\n\nA zorblat is a copper kettle used at the winter fair in Oslo."
+    )
     added = json.loads(run(["index", "--json"], tmp_path, chroma_url, corpus_copy).stdout)
     assert (added["added"], added["skipped"]) == (1, 13)
 
-    answer = json.loads(run(["ask", "--json", "What is a zorblat?"], tmp_path, chroma_url,
-                            corpus_copy).stdout)
+    answer = json.loads(
+        run(["ask", "--json", "What is a zorblat?"], tmp_path, chroma_url, corpus_copy).stdout
+    )
     assert not answer["refused"]
     assert answer["citations"][0]["source"] == "kettle.txt"
     plan_t = json.loads(run(["ask", "--json", "What is Plan T?"], tmp_path, chroma_url).stdout)

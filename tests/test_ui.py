@@ -4,15 +4,28 @@ from assistant.ui_format import format_answer
 
 def _answer(text: str, passage: str, quote: str) -> Answer:
     start = passage.index(quote)
-    citation = Citation(n=1, source="evil.txt", title="<b>T</b>", section="S", paragraph=2,
-                        text=passage, quote=quote, quote_spans=[(start, start + len(quote))])
+    citation = Citation(
+        n=1,
+        source="evil.txt",
+        title="<b>T</b>",
+        section="S",
+        paragraph=2,
+        text=passage,
+        quote=quote,
+        quote_spans=[(start, start + len(quote))],
+    )
     return Answer("q", f"{text} [1]", False, [citation])
 
 
 def test_document_text_is_escaped_and_the_quote_highlighted():
     passage = "Before. <script>alert(1)</script> is the <img src=x onerror=alert(1)> answer. After."
-    html = format_answer(_answer("<script>alert(1)</script> is the answer.", passage,
-                                 "<script>alert(1)</script> is the <img src=x onerror=alert(1)> answer."))
+    html = format_answer(
+        _answer(
+            "<script>alert(1)</script> is the answer.",
+            passage,
+            "<script>alert(1)</script> is the <img src=x onerror=alert(1)> answer.",
+        )
+    )
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<mark>&lt;script&gt;" in html

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright import sync_api  # noqa: E402 - a dev dependency: missing means a broken install
 
 from tests.browser_support import (
     BOT_MESSAGE,
@@ -38,8 +39,6 @@ from tests.browser_support import (
     start_app,
     wait_for_scroll_to_settle,
 )
-
-from playwright import sync_api  # noqa: E402 - a dev dependency: missing means a broken install
 
 expect = sync_api.expect
 
