@@ -4,21 +4,34 @@ Run with ``python app.py`` (or ``make run``); settings come from ASSISTANT_* var
 """
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
-from assistant.chain import open_assistant
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.ui import launch
+
+
+def _open(settings: Settings):  # noqa: ANN202 - returns assistant.chain.Assistant
+    from assistant.chain import open_assistant
+
+    return open_assistant(
+        settings,
+        build_if_missing=True,
+        notify=lambda message: print(message, file=sys.stderr),
+        warm=False,
+    )
 
 
 def main() -> None:
     settings = Settings()
-    try:
-        assistant = open_assistant(
-            settings, build_if_missing=True, notify=lambda m: print(m, file=sys.stderr)
-        )
-    except AssistantError as exc:
-        sys.exit(f"error: {exc}")
+    # Open the index and the model while Gradio (the slowest import) loads.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opening = pool.submit(_open, settings)
+        from assistant.ui import launch
+
+        try:
+            assistant = opening.result()
+        except AssistantError as exc:
+            sys.exit(f"error: {exc}")
     launch(assistant)
 
 

@@ -67,6 +67,8 @@ class Answerer(Protocol):
 
     def answer(self, question: str, passages: Sequence[Document]) -> Answer: ...
 
+    def warm(self, passages: Sequence[Document]) -> None: ...
+
     def answer_many(
         self, questions: Sequence[str], passages: Sequence[Sequence[Document]]
     ) -> list[Answer]: ...
@@ -133,6 +135,12 @@ class Assistant:
         """Answer one question (see :func:`build_chain` for the input)."""
         return self.chain.invoke({"question": question, "history": list(history), "k": k})
 
+    def warm(self) -> None:
+        """Load the model and embed the passages' sentences ahead of the first question."""
+        self.embeddings.load().embed(["warm up"])
+        if len(self.keywords) <= _WARM_LIMIT:
+            self.answerer.warm(self.keywords.passages)
+
     def refresh(self) -> None:
         """Catch up with the store after documents were indexed or removed."""
         self.keywords.refresh()
@@ -162,7 +170,8 @@ def open_assistant(
     """Open the index and build the chain over it.
 
     With ``build_if_missing``, a missing index is first built from the corpus folder (and
-    ``notify`` is told so).
+    ``notify`` is told so). With ``warm``, the model is loaded and the passages' sentences
+    embedded now (see :meth:`Assistant.warm`) rather than on the first question.
 
     Raises:
         IndexMissingError: there is no index yet (run ``assistant index``).
@@ -200,12 +209,13 @@ def open_assistant(
 
         model = make_chat_model(settings.llm, base_url=settings.llm_base_url)
         answerer = LLMAnswerer(model, support=extractive)
-    if warm:
-        embeddings.load().embed(["warm up"])
-        if len(keywords) <= _WARM_LIMIT:
-            extractive.warm(keywords.passages)
     chain = build_chain(retriever, answerer, max_question_chars=settings.max_question_chars)
-    return Assistant(settings, embeddings, location, store, keywords, retriever, answerer, chain)
+    assistant = Assistant(
+        settings, embeddings, location, store, keywords, retriever, answerer, chain
+    )
+    if warm:
+        assistant.warm()
+    return assistant
 
 
 def _ms_since(began: float) -> float:

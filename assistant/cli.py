@@ -174,8 +174,12 @@ def _open_or_build(settings: Settings) -> Any:
     """Open the index, building it from the corpus folder first when there is none."""
     from assistant.chain import open_assistant
 
+    # No warm-up: one question embeds only its own passages' sentences.
     return open_assistant(
-        settings, build_if_missing=True, notify=lambda message: click.echo(message, err=True)
+        settings,
+        build_if_missing=True,
+        notify=lambda message: click.echo(message, err=True),
+        warm=False,
     )
 
 

@@ -73,6 +73,9 @@ class LLMAnswerer:
         self.support = support
         self.prompt = load("answer", required={"context", "question"})
 
+    def warm(self, passages: Sequence[Document]) -> None:
+        self.support.warm(passages)
+
     def answer(self, question: str, passages: Sequence[Document]) -> Answer:
         return self.answer_many([question], [passages])[0]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -269,6 +270,8 @@ def launch(assistant: Assistant, *, prevent_thread_lock: bool = False) -> Any:
     """Build the chat and serve it on the configured host and port."""
     demo = build(assistant)
     settings = assistant.settings
+    # Embed the passages' sentences while the page loads, not before serving it.
+    threading.Thread(target=assistant.warm, name="warm-up", daemon=True).start()
     demo.queue(default_concurrency_limit=4)
     return demo.launch(
         server_name=settings.host,
