@@ -81,6 +81,15 @@ class TermStatistics(Protocol):
 
 
 @dataclass(frozen=True)
+class _Sentences:
+    """A passage's sentences with their terms and unit vectors (one row each)."""
+
+    spans: list[Span]
+    terms: list[frozenset[str]]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
 class _Candidate:
     passage_rank: int
     sentence: Span
@@ -120,12 +129,13 @@ class ExtractiveAnswerer:
         self.lexical_weight = lexical_weight
         self.term_statistics = term_statistics
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._passages: OrderedDict[str, _Sentences] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def warm(self, passages: Sequence[Document]) -> None:
         """Embed the sentences of ``passages`` ahead of the first question."""
-        self._sentence_vectors([s.text for p in passages for s in split_sentences(p.page_content)])
+        self._prepare(passages)
 
     def answer(self, question: str, passages: Sequence[Document]) -> Answer:
         """Answer ``question`` from ``passages`` (best first)."""
@@ -134,40 +144,56 @@ class ExtractiveAnswerer:
     def answer_many(
         self, questions: Sequence[str], passages: Sequence[Sequence[Document]]
     ) -> list[Answer]:
-        """Answer many questions at once: one embedding batch for all their sentences."""
-        sentences = [[split_sentences(p.page_content) for p in ps] for ps in passages]
-        texts = [s.text for per_q in sentences for per_p in per_q for s in per_p]
-        sentence_vectors = self._sentence_vectors(texts)
+        """Answer many questions at once: one embedding batch for all their new sentences."""
+        prepared = self._prepare([p for ps in passages for p in ps])
         question_vectors = self.embeddings.embed_questions(list(questions))
         answers = []
-        for question, q_vector, ps, per_q in zip(
-            questions, question_vectors, passages, sentences, strict=True
-        ):
-            candidates = self._score(question, q_vector, per_q, sentence_vectors)
+        for question, q_vector, ps in zip(questions, question_vectors, passages, strict=True):
+            candidates = self._score(question, q_vector, [prepared[p.page_content] for p in ps])
             answers.append(self._compose(question, list(ps), candidates))
         return answers
 
     def _score(
-        self,
-        question: str,
-        q_vector: np.ndarray,
-        per_passage: list[list[Span]],
-        vectors: dict[str, np.ndarray],
+        self, question: str, q_vector: np.ndarray, per_passage: list[_Sentences]
     ) -> list[_Candidate]:
         weights = self._term_weights(tokenize(question))
         total_weight = sum(weights.values())
         candidates = []
         for rank, sentences in enumerate(per_passage):
-            for sentence in sentences:
-                cosine = float(np.dot(q_vector, vectors[sentence.text]))
+            cosines = sentences.vectors @ q_vector
+            for span, terms, cosine in zip(sentences.spans, sentences.terms, cosines, strict=True):
                 overlap = 0.0
                 if total_weight:
-                    terms = set(tokenize(sentence.text))
                     overlap = sum(w for t, w in weights.items() if t in terms) / total_weight
-                score = (1 - self.lexical_weight) * cosine + self.lexical_weight * overlap
-                candidates.append(_Candidate(rank, sentence, score))
+                score = (1 - self.lexical_weight) * float(cosine) + self.lexical_weight * overlap
+                candidates.append(_Candidate(rank, span, score))
         candidates.sort(key=lambda c: (-c.score, c.passage_rank, c.sentence.start))
         return candidates
+
+    def _prepare(self, passages: Sequence[Document]) -> dict[str, _Sentences]:
+        """Split, tokenise and embed each passage's sentences once; later questions reuse them."""
+        with self._lock:
+            ready = {
+                p.page_content: self._passages[p.page_content]
+                for p in passages
+                if p.page_content in self._passages
+            }
+        todo = list(dict.fromkeys(p.page_content for p in passages if p.page_content not in ready))
+        if todo:
+            spans = {text: split_sentences(text) or [Span(text, 0, len(text))] for text in todo}
+            vectors = self._sentence_vectors([s.text for text in todo for s in spans[text]])
+            for text in todo:
+                ready[text] = _Sentences(
+                    spans=spans[text],
+                    terms=[frozenset(tokenize(s.text)) for s in spans[text]],
+                    vectors=np.stack([vectors[s.text] for s in spans[text]]),
+                )
+            with self._lock:
+                for text in todo:
+                    self._passages[text] = ready[text]
+                while len(self._passages) > self._cache_size:
+                    self._passages.popitem(last=False)
+        return ready
 
     def _term_weights(self, terms: list[str]) -> dict[str, float]:
         # Smoothed inverse document frequency; unseen terms weigh as the rarest.
