@@ -1,4 +1,7 @@
-"""The ``assistant`` command: index, ask, serve. Results on stdout, progress on stderr."""
+"""The ``assistant`` command: index, ask, sources, remove, eval, serve.
+
+Results go to stdout, progress and errors to stderr.
+"""
 
 from __future__ import annotations
 
@@ -181,6 +184,15 @@ def _open_or_build(settings: Settings) -> Any:
         notify=lambda message: click.echo(message, err=True),
         warm=False,
     )
+
+
+def _register_eval() -> None:
+    from assistant.cli_eval import eval_command
+
+    cli.add_command(eval_command)
+
+
+_register_eval()
 
 
 def main() -> None:

@@ -64,7 +64,7 @@ def eval_command(
     from assistant.report import markdown_summary, write_outputs
 
     try:
-        settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+        settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()  # type: ignore[call-arg]
     except Exception as exc:  # pydantic's ValidationError lists every bad variable
         raise click.ClickException(f"Invalid ASSISTANT_* setting: {exc}") from exc
     if top_k is not None and top_k > settings.fetch_k:
@@ -85,7 +85,10 @@ def eval_command(
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
     if out_dir is not None:
-        paths = write_outputs(run, out_dir)
+        try:
+            paths = write_outputs(run, out_dir)
+        except OSError as exc:
+            raise click.ClickException(f"Cannot write the results to {out_dir}/: {exc}") from exc
         click.echo(f"Wrote {', '.join(str(p) for p in paths.values())}", err=True)
     if output_format == "json":
         click.echo(json.dumps(run.summary, indent=2, ensure_ascii=False))

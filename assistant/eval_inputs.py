@@ -7,8 +7,8 @@ each question's gold passage is then its own paragraph.
 
 Problems with single rows (a malformed JSONL line, an empty question, an unknown column) are
 collected as warnings (``EvalInput.warnings``) with their line numbers and the other rows are
-read; problems with the
-file as a whole (empty, no ``question`` column, unknown format) raise :class:`EvalInputError`.
+read; problems with the file as a whole (empty, no ``question`` column, unknown format) raise
+:class:`EvalInputError`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from assistant.index import IndexReport
 
 KNOWN_COLUMNS = frozenset({"question", "answers", "evidence", "source", "unanswerable", "id"})
+_SQUAD_LAYOUT = 2
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", ""})
 
@@ -54,8 +55,9 @@ class EvalQuestion:
     unanswerable: bool = False
     #: The exact text of the gold passage (SQuAD: the question's paragraph).
     gold_passage: str | None = None
-    #: Where the row came from: its line in the file (JSONL, CSV) or its SQuAD id.
+    #: The row's line in the file (JSONL, CSV; the last line of a multi-line CSV record).
     line: int | None = None
+    #: The row's ``id`` column, or its SQuAD question id.
     id: str | None = None
 
     @property
@@ -133,40 +135,53 @@ def read_squad(path: Path, *, text: str | None = None) -> EvalInput:
         )
     questions: list[EvalQuestion] = []
     passages: list[Document] = []
-    digest = hashlib.sha256()
-    for article in data["data"]:
-        title = str(article.get("title", "untitled"))
-        source = f"squad/{title}"
-        offset = 0
-        for number, paragraph in enumerate(article.get("paragraphs", []), start=1):
-            context = paragraph["context"]
-            digest.update(f"{title}\x00{context}\x00".encode())
-            passages.append(
-                Document(
-                    page_content=context,
-                    metadata={
-                        "source": source,
-                        "title": title.replace("_", " "),
-                        "section": "",
-                        "paragraph": number,
-                        "start": offset,
-                        "end": offset + len(context),
-                    },
-                )
-            )
-            offset += len(context) + 2
-            for qa in paragraph.get("qas", []):
-                answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
-                questions.append(
-                    EvalQuestion(
-                        question=qa["question"],
-                        answers=answers,
-                        source=source,
-                        unanswerable=bool(qa.get("is_impossible", False)),
-                        gold_passage=context,
-                        id=qa.get("id"),
+    # The passage layout's version is part of the digest: passages made differently go to a
+    # fresh collection instead of being mixed with the old ones.
+    digest = hashlib.sha256(f"squad-passages-{_SQUAD_LAYOUT}\x00".encode())
+    try:
+        for article in data["data"]:
+            title = str(article.get("title", "untitled"))
+            source = f"squad/{title}"
+            offset = 0
+            for number, paragraph in enumerate(article.get("paragraphs", []), start=1):
+                context = paragraph["context"]
+                digest.update(f"{title}\x00{context}\x00".encode())
+                passages.append(
+                    Document(
+                        page_content=context,
+                        metadata={
+                            "source": source,
+                            "title": title.replace("_", " "),
+                            "section": "",
+                            "paragraph": number,
+                            "start": offset,
+                            "end": offset + len(context),
+                            # One indexing group per paragraph: LangChain's incremental cleanup
+                            # deletes (and re-embeds) a group's passages that fall in a later
+                            # batch than its first, so an article-wide group would be partly
+                            # re-embedded on every run.
+                            "doc_key": f"{source}#{number}",
+                        },
                     )
                 )
+                offset += len(context) + 2
+                for qa in paragraph.get("qas", []):
+                    answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                    questions.append(
+                        EvalQuestion(
+                            question=qa["question"],
+                            answers=answers,
+                            source=source,
+                            unanswerable=bool(qa.get("is_impossible", False)),
+                            gold_passage=context,
+                            id=qa.get("id"),
+                        )
+                    )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise EvalInputError(
+            f"{path.name} is malformed SQuAD ({type(exc).__name__}: {exc}): every paragraph "
+            "needs a `context` and every question a `question`."
+        ) from exc
     if not questions:
         raise EvalInputError(f"{path.name} holds no SQuAD questions.")
     version = str(data.get("version", "")).lstrip("v") or "?"
@@ -183,7 +198,7 @@ def squad_location(settings: Settings, data: EvalInput) -> Settings:
     if data.digest is None:
         raise ValueError("not a SQuAD input")
     folder = settings.index_dir / "eval" / f"squad-{data.digest}"
-    return Settings(
+    return type(settings)(
         **{**settings.model_dump(), "index_dir": folder, "collection": "squad", "chroma_url": None}
     )
 

@@ -135,7 +135,7 @@ def score_row(row: EvalRow) -> None:
         scores["answer_words"] = float(metrics.word_count(metrics.strip_citations(row.answer)))
         support = metrics.citation_support(row.answer, {c["n"]: c["text"] for c in row.citations})
         scores["citation_support"] = NAN if support is None else support
-        if item.has_gold and row.citations:
+        if answerable and item.has_gold and row.citations:
             gold = sum(1 for c in row.citations if c["gold"])
             scores["citation_precision"] = gold / len(row.citations)
     row.scores = scores

@@ -28,7 +28,7 @@ DEFINITIONS = {
     "f1": "SQuAD token F1 of the answer (markers removed) against the best expected answer",
     "exact_match": "SQuAD exact match of the answer against some expected answer",
     "answer_words": "mean length of the answers given (not refusals), in words",
-    "citation_precision": "share of cited passages that are gold",
+    "citation_precision": "share of cited passages that are gold (answerable questions)",
     "citation_support": "share of answer sentences found verbatim in a passage they cite",
     "refusal_rate": "share of unanswerable questions refused",
     "false_refusal_rate": "share of answerable questions refused",

@@ -14,7 +14,13 @@ from langchain_core.documents import Document
 
 from assistant import metrics
 from assistant.cli_eval import eval_command
-from assistant.eval_inputs import EvalInput, EvalInputError, EvalQuestion, read_eval_file
+from assistant.eval_inputs import (
+    EvalInput,
+    EvalInputError,
+    EvalQuestion,
+    open_squad_assistant,
+    read_eval_file,
+)
 from assistant.evaluate import EvalRow, EvalRun, is_gold, run_rows, score_row, summarize
 from assistant.report import markdown_summary, worst_rows, write_outputs
 
@@ -412,6 +418,8 @@ def test_malformed_jsonl_lines_are_reported_with_line_numbers_and_the_rest_read(
         ("notes.txt", "What?", "unknown format '.txt'"),
         ("plain.json", '{"questions": []}', "not SQuAD JSON"),
         ("broken.json", "{", "not readable SQuAD JSON"),
+        ("nocontext.json", '{"data": [{"title": "a", "paragraphs": [{"qas": []}]}]}', "malformed"),
+        ("noqas.json", '{"data": []}', "holds no SQuAD questions"),
         ("bad.zip", "not a zip", "not readable SQuAD JSON"),
     ],
 )
@@ -603,7 +611,7 @@ def test_squad_files_get_their_own_collection_and_gold_paragraphs(tmp_path):
         rows["t3"]["gold_rank"] == 1
         and rows["t3"]["retrieved"][0]["source"] == "squad/Lighthouse_of_Tarn"
     )
-    assert rows["b2"]["gold_rank"] == 1 and rows["b2"]["metrics"]["answer_contains"] == 1.0
+    assert rows["b2"]["gold_rank"] == 1 and rows["t1"]["metrics"]["answer_contains"] == 1.0
     assert sum(r["retrieved"][0]["gold"] for r in rows.values() if not r["unanswerable"]) >= 4
     assert rows["u2"]["refused"] is True and rows["u2"]["metrics"]["hit@1"] is None
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -611,3 +619,23 @@ def test_squad_files_get_their_own_collection_and_gold_paragraphs(tmp_path):
     assert summary["hit@3"] == 1.0
     again = run_cli([str(squad)], index_dir)  # same paragraphs: the index is reused
     assert "(0 added, 4 unchanged)" in again.stderr
+
+
+@pytest.mark.slow
+def test_rerunning_a_squad_file_embeds_nothing_again(tmp_path, settings_factory, embeddings):
+    # 70 paragraphs of one article: more than one indexing batch (64) of the same source
+    paragraphs = [
+        {"context": f"Paragraph {n} tells of harbour number {n}.", "qas": []} for n in range(70)
+    ]
+    paragraphs[0]["qas"] = [{"id": "h", "question": "Which harbour?", "answers": []}]
+    path = tmp_path / "long.json"
+    path.write_text(
+        json.dumps({"version": "1.1", "data": [{"title": "Harbours", "paragraphs": paragraphs}]})
+    )
+    data = read_eval_file(path)
+    settings = settings_factory()
+    _, first = open_squad_assistant(settings, data, embeddings=embeddings)
+    assert (first.added, first.skipped, first.deleted) == (70, 0, 0)
+    assistant, again = open_squad_assistant(settings, read_eval_file(path), embeddings=embeddings)
+    assert (again.added, again.skipped, again.deleted) == (0, 70, 0)
+    assert len(assistant.keywords) == 70
