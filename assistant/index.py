@@ -112,7 +112,9 @@ def index_documents(
         (_with_key(p) for p in passages),
         records,
         store,
-        cleanup="incremental",
+        # scoped_full, not incremental: incremental cleans up after every batch, so a file
+        # whose passages span two batches would lose (and re-embed) its later ones each run.
+        cleanup="scoped_full",
         source_id_key=SOURCE_ID_KEY,
         key_encoder=_KEY_ENCODER,
         batch_size=_BATCH_SIZE,

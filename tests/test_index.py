@@ -68,6 +68,18 @@ def test_unchanged_passages_are_not_embedded_again(folder, location, embeddings)
     assert counting.embedded == 6
 
 
+def test_a_long_document_spanning_batches_is_skipped_whole(tmp_path, location, embeddings):
+    docs = tmp_path / "long"
+    docs.mkdir()
+    paragraphs = [f"Paragraph {i} says that the number {i} is odd or even." for i in range(150)]
+    (docs / "long.txt").write_text("Long\n\n" + "\n\n".join(paragraphs))
+    first = _index(docs, location, embeddings)
+    assert (first.added, first.deleted) == (150, 0)
+    counting = CountingEmbeddings(embeddings)
+    second = _index(docs, location, counting)
+    assert (second.added, second.skipped, second.deleted, counting.embedded) == (0, 150, 0, 0)
+
+
 def test_a_changed_document_replaces_only_its_own_passages(folder, location, embeddings):
     _index(folder, location, embeddings)
     counting = CountingEmbeddings(embeddings)
