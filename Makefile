@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser run index test test-fast lint bench clean
+.PHONY: install browser run index test test-fast lint bench bench-squad clean
 
 install: $(STAMP)
 
@@ -49,6 +49,10 @@ lint: install
 bench: install
 	cd benchmarks && ../$(BIN)/python dev_questions.py
 	cd benchmarks && ../$(BIN)/python latency.py
+
+# SQuAD against the dense and BM25 baselines (about 10-25 minutes on 2 cores).
+bench-squad: install
+	$(BIN)/python benchmarks/squad.py
 
 clean:
 	rm -rf $(VENV) index/chroma index/records.sqlite index/manifest.json .pytest_cache
