@@ -37,8 +37,10 @@ class Settings(BaseSettings):
     )
     embedding_precision: str = Field(
         "auto",
-        pattern="^(auto|bf16|fp32)$",
-        description="torch backend: `bf16`, `fp32`, or `auto` (bf16 only where the CPU has it)",
+        pattern="^(auto|int8|fp32|bf16)$",
+        description="onnx: `int8` embeds passages for the index with an int8 copy of the model "
+        "(questions stay fp32), `fp32`; `auto` = int8. torch: `bf16`, `fp32`; `auto` = bf16 "
+        "only where the CPU has it",
     )
     model_cache_dir: Path = Field(
         Path.home() / ".cache" / "assistant",

@@ -10,6 +10,13 @@ Two backends run the same sentence-transformers model folder:
 * ``torch``: the model through ``sentence_transformers.SentenceTransformer``, in fp32 or bf16.
 
 Both give the same vectors (cosine >= 0.9999, checked in the tests).
+
+With the ``onnx`` backend and precision ``int8`` (what ``auto`` means there), *passages being
+indexed* (:meth:`SentenceEmbeddings.embed_documents`) go through an int8-quantized copy of the
+model (built once by :func:`assistant.onnx_export.ensure_int8`), one passage per run, spread
+over all cores. Questions and the answer sentences they are compared with stay fp32, so the
+calibrated refusal threshold is unchanged. The int8 passage vectors are within cosine ~0.98
+of fp32 and SQuAD retrieval hit@5 stays within 0.3 points (``benchmarks/index_throughput.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +43,12 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 BACKENDS = ("onnx", "torch")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+#: What ``auto`` means for the onnx backend: int8 passages meet the quality bar (see above).
+ONNX_AUTO_PRECISION = "int8"
+#: Padded tokens per ONNX batch: small batches of similar length pad little, stay in cache
+#: and keep both cores busy to the end (measured on SQuAD paragraphs and questions).
+TOKENS_PER_BATCH = 512
 
 
 class SentenceEmbeddings(Embeddings):
@@ -45,10 +58,14 @@ class SentenceEmbeddings(Embeddings):
         model: the packaged MiniLM (default), a sentence-transformers folder, or a hub name
             already in the local cache (nothing is downloaded).
         backend: ``onnx`` or ``torch`` (see the module docstring).
-        precision: for ``torch`` only: ``bf16`` is about 3x faster than fp32 on CPUs with
+        precision: for ``torch``: ``bf16`` is about 3x faster than fp32 on CPUs with
             native bf16 (AVX512-BF16, AMX) and several times *slower* where it is emulated;
-            ``auto`` picks bf16 only where it is native.
+            ``auto`` picks bf16 only where it is native. For ``onnx``: ``int8`` embeds
+            passages for the index with the int8 model (questions stay fp32), ``fp32`` (or
+            ``bf16``) embeds everything in fp32, ``auto`` means ``int8``.
         cache_dir: where the ONNX export is kept.
+        batch_size: at most this many texts per batch (ONNX batches also stop at
+            :data:`TOKENS_PER_BATCH` padded tokens).
     """
 
     def __init__(
@@ -65,12 +82,19 @@ class SentenceEmbeddings(Embeddings):
             raise ConfigError(f"embedding backend must be one of {BACKENDS}, not {backend!r}")
         if precision not in PRECISIONS:
             raise ConfigError(f"embedding precision must be one of {PRECISIONS}, not {precision!r}")
+        if precision == "int8" and backend != "onnx":
+            raise ConfigError(
+                "embedding precision int8 needs the onnx backend (ASSISTANT_EMBEDDING_BACKEND=onnx)"
+            )
         self.model_name = model
         self.backend = backend
-        self.precision = _native_precision() if precision == "auto" else precision
+        if precision == "auto":
+            precision = ONNX_AUTO_PRECISION if backend == "onnx" else _native_precision()
+        self.precision = precision
         self.cache_dir = cache_dir or Path.home() / ".cache" / "assistant"
         self.batch_size = batch_size
         self._runner: _Runner | None = None
+        self._passage_runner: _Runner | None = None
         self._load_lock = threading.Lock()
         self._query_lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -90,9 +114,28 @@ class SentenceEmbeddings(Embeddings):
                     self._runner = _load(self)
         return self._runner
 
-    def load(self) -> SentenceEmbeddings:
-        """Load the model now rather than on the first text."""
+    @property
+    def passage_runner(self) -> _Runner:
+        """The model that embeds passages for the index: the int8 one with precision int8."""
+        if not self.quantized_passages:
+            return self.runner
+        if self._passage_runner is None:
+            with self._load_lock:
+                if self._passage_runner is None:
+                    self._passage_runner = _load(self, int8=True)
+        return self._passage_runner
+
+    @property
+    def quantized_passages(self) -> bool:
+        """Whether passages are embedded by the int8 model (questions never are)."""
+        return self.backend == "onnx" and self.precision == "int8"
+
+    def load(self, *, passages: bool = False) -> SentenceEmbeddings:
+        """Load the model now rather than on the first text (with ``passages``, the passage
+        model too, building the int8 copy first if it is not there yet)."""
         _ = self.runner
+        if passages:
+            _ = self.passage_runner
         return self
 
     @property
@@ -105,22 +148,22 @@ class SentenceEmbeddings(Embeddings):
         return self.runner.count_tokens(text)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed(texts).tolist()
+        """Embed passages for the index (LangChain's indexing calls this)."""
+        return self.embed_passages(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_questions([text])[0].tolist()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts`` into a float32 array of unit vectors, one row each."""
-        if not texts:
-            return np.zeros((0, self.runner.dimension), dtype="float32")
-        # Sort by length so each batch pads to similar lengths; restore the order after.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), self.runner.dimension), dtype="float32")
-        for begin in range(0, len(order), self.batch_size):
-            chunk = order[begin : begin + self.batch_size]
-            out[chunk] = self.runner.encode([texts[i] for i in chunk])
-        return out
+        """Embed ``texts`` into a float32 array of unit vectors, one row each (fp32 model)."""
+        return self.runner.encode_many(list(texts), self.batch_size)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Embed passages for the index: like :meth:`embed`, but on the int8 model (one
+        passage per run) when passages are quantized."""
+        if not self.quantized_passages:
+            return self.embed(texts)
+        return self.passage_runner.encode_many(list(texts), self.batch_size)
 
     def embed_questions(self, questions: list[str]) -> np.ndarray:
         """Embed questions, remembering recent ones: retrieval and answering both need them."""
@@ -146,15 +189,39 @@ class _Runner:
     def encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
+    def encode_many(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embed any number of texts in batches of similar length, in the input order."""
+        out = np.empty((len(texts), self.dimension), dtype="float32")
+        if not texts:
+            return out
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for begin in range(0, len(order), batch_size):
+            chunk = order[begin : begin + batch_size]
+            out[chunk] = self.encode([texts[i] for i in chunk])
+        return out
+
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
 
 
 class _OnnxRunner(_Runner):
-    """Tokenizer + ONNX Runtime + the model's pooling, as sentence-transformers computes it."""
+    """Tokenizer + ONNX Runtime + the model's pooling, as sentence-transformers computes it.
 
-    def __init__(self, folder: Path, onnx_file: Path) -> None:
-        import onnxruntime as ort
+    Two sessions over the same file, each opened when first needed:
+
+    * *interactive*: one run at a time on every core, for one question (lowest latency);
+    * *bulk*: one thread per run, runs side by side (one per core), for many texts. No thread
+      waits on another inside an operator, so throughput is ~1.5x that of one multi-threaded
+      run, and more on a busy machine.
+
+    With ``bulk_only`` (the int8 passage model) every call uses the bulk session, one text per
+    run: dynamic quantization scales each run's activations by that run's own range, so in a
+    batch a text's vector would depend on the texts beside it (and on their padding). Alone,
+    a passage always gets the same vector, whatever it was indexed with (a full index and an
+    incremental one agree). One text per run costs no throughput on paragraphs.
+    """
+
+    def __init__(self, folder: Path, onnx_file: Path, *, bulk_only: bool = False) -> None:
         from tokenizers import Tokenizer
 
         config = _read_json(folder / "sentence_bert_config.json")
@@ -167,25 +234,94 @@ class _OnnxRunner(_Runner):
         self._counter.no_padding()
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(self.max_tokens)
-        self._tokenizer.enable_padding()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(onnx_file), options, providers=["CPUExecutionProvider"]
+        self._tokenizer.no_padding()  # each batch is padded to its own longest text
+        self._pad_id = int(
+            (Tokenizer.from_file(str(folder / "tokenizer.json")).padding or {}).get("pad_id", 0)
         )
-        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._onnx_file = onnx_file
+        self._workers = os.cpu_count() or 1
+        self._one_text_per_run = bulk_only
+        self._bulk_only = bulk_only or self._workers == 1
+        self._sessions: dict[bool, Any] = {}
+        self._sessions_lock = threading.Lock()
+        first = self._session(bulk=self._bulk_only)
+        self._inputs = {i.name for i in first.get_inputs()}
         if not self.dimension:
-            self.dimension = int(self._session.get_outputs()[0].shape[-1])
+            self.dimension = int(first.get_outputs()[0].shape[-1])
+
+    def _session(self, *, bulk: bool) -> Any:
+        bulk = bulk or self._bulk_only
+        if bulk not in self._sessions:
+            with self._sessions_lock:
+                if bulk not in self._sessions:
+                    self._sessions[bulk] = self._open(threads=1 if bulk else self._workers)
+        return self._sessions[bulk]
+
+    def _open(self, *, threads: int) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(
+            str(self._onnx_file), options, providers=["CPUExecutionProvider"]
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return self.encode_many(texts)
+
+    def encode_many(self, texts: list[str], batch_size: int = 0) -> np.ndarray:
+        """Tokenize once, sort by token count, cut into batches of about
+        :data:`TOKENS_PER_BATCH` padded tokens (``batch_size`` caps the texts per batch),
+        pad each batch only to its longest text, and run the batches side by side."""
+        out = np.empty((len(texts), self.dimension), dtype="float32")
+        if not texts:
+            return out
+        tokens = [e.ids for e in self._tokenizer.encode_batch(texts)]
+        if self._one_text_per_run:
+            batch_size = 1
+        order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
+        chunks: list[list[int]] = [[]]
+        for i in order:  # ascending length: the newest text is the widest of its batch
+            chunk = chunks[-1]
+            full = batch_size and len(chunk) >= batch_size
+            if chunk and (full or (len(chunk) + 1) * len(tokens[i]) > TOKENS_PER_BATCH):
+                chunks.append([i])
+            else:
+                chunk.append(i)
+        self._run_chunks(tokens, chunks, out)
+        return out
+
+    def _run_chunks(
+        self, tokens: list[list[int]], chunks: list[list[int]], out: np.ndarray
+    ) -> None:
+        """Run each chunk (indices into ``tokens``) padded to its longest text, into ``out``."""
+        bulk = len(chunks) > 1 or self._bulk_only
+        session = self._session(bulk=bulk)
+
+        def run(chunk: list[int]) -> None:
+            width = max(len(tokens[i]) for i in chunk)
+            ids = np.full((len(chunk), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, i in enumerate(chunk):
+                ids[row, : len(tokens[i])] = tokens[i]
+                mask[row, : len(tokens[i])] = 1
+            out[chunk] = self._run(session, ids, mask)
+
+        if bulk and self._workers > 1 and len(chunks) > 1:
+            with ThreadPoolExecutor(min(self._workers, len(chunks))) as pool:
+                list(pool.map(run, chunks))
+        else:
+            for chunk in chunks:
+                run(chunk)
+
+    def _run(self, session: Any, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feed)[0]
+        hidden = session.run(None, feed)[0]
         if self.pooling == "cls":
             pooled = hidden[:, 0]
         else:
@@ -209,14 +345,19 @@ class _TorchRunner(_Runner):
         if precision == "bf16":
             self._model = self._model.to(torch.bfloat16)
         self._model.eval()
-        self.max_tokens = int(self._model.max_seq_length)
-        dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension")
+        self.max_tokens = int(self._model.max_seq_length or 256)
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         self.dimension = int(dimension() or 0)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(
-            texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True,
+            texts,
+            batch_size=len(texts),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype="float32")
@@ -241,7 +382,7 @@ def resolve_model_folder(model: str) -> Path | str:
     return path if path.exists() else model
 
 
-def _load(embeddings: SentenceEmbeddings) -> _Runner:
+def _load(embeddings: SentenceEmbeddings, *, int8: bool = False) -> _Runner:
     location = resolve_model_folder(embeddings.model_name)
     try:
         if embeddings.backend == "onnx":
@@ -250,6 +391,12 @@ def _load(embeddings: SentenceEmbeddings) -> _Runner:
                     f"The onnx backend needs a local sentence-transformers folder with "
                     f"tokenizer.json; {embeddings.model_name!r} is not one. Set "
                     "ASSISTANT_EMBEDDING_BACKEND=torch to use it through PyTorch."
+                )
+            if int8:
+                from assistant.onnx_export import ensure_int8
+
+                return _OnnxRunner(
+                    location, ensure_int8(location, embeddings.cache_dir), bulk_only=True
                 )
             from assistant.onnx_export import ensure_onnx
 

@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 
 # Choose once: changing the key encoder re-embeds everything.
 _KEY_ENCODER: Literal["sha256"] = "sha256"
-_BATCH_SIZE = 64
+#: Passages per indexing batch: embedded together (sorted by length, so they pad little and
+#: keep both cores busy) and written to Chroma in one upsert. 512 measured ~20% faster than
+#: 64 on SQuAD; a run killed midway redoes at most one batch.
+_BATCH_SIZE = 512
 #: The record manager groups passages by this key: one group per file.
 SOURCE_ID_KEY = "doc_key"
 
@@ -154,6 +157,7 @@ def mark_changed(location: StoreLocation, embeddings: SentenceEmbeddings, store:
         {
             "embedding_model": embeddings.model_name,
             "embedding_backend": embeddings.backend,
+            "passage_precision": "int8" if embeddings.quantized_passages else embeddings.precision,
             "collection": collection_name(location.collection, embeddings),
             "changed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "passages": store._collection.count(),

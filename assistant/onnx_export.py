@@ -1,19 +1,42 @@
 """Export a sentence-transformers model's transformer to ONNX, once, into a local cache.
 
-The export reads only the local model folder (nothing is downloaded) and needs ``torch``,
-``transformers`` and ``onnx``, which are imported here and nowhere on the question path.
-Run ``python -m assistant.onnx_export`` to prepare it ahead of time (``make install`` does).
+Two files are prepared, both from the local model folder only (nothing is downloaded):
+
+* ``model.fp32-<recipe>.onnx``: the transformer exported with eager attention and fused by
+  ONNX Runtime's BERT optimizer (Attention, SkipLayerNormalization, BiasGelu,
+  EmbedLayerNormalization). Same vectors as PyTorch (cosine >= 0.9999, tested); the fused
+  graph runs about 1.4x faster than the plain export on CPU.
+* ``model.int8-<recipe>.onnx``: a faster copy for embedding passages when indexing (see
+  :func:`ensure_int8`): the fused graph dynamically quantized to int8 (per-channel int8
+  weights, uint8 activations quantized on the fly), except for the few matrix products that
+  int8 hurts most, which stay fp32.
+
+Both need ``torch``, ``transformers`` and ``onnx`` to build, which are imported here and nowhere
+on the question path. Run ``python -m assistant.onnx_export`` to prepare them ahead of time
+(``make install`` does).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import sys
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _OPSET = 17
+
+#: Bump when a recipe changes, so an older file is not reused.
+FP32_RECIPE = "eager-fused-r1"
+INT8_RECIPE = "dq-s8pc-keep4-r1"
+#: Matrix products left in fp32: int8 error concentrates in the first layers' products.
+_KEEP_ATTENTION_OUTPUTS = 1  # the first layer's attention output projection
+_KEEP_FFN_OUTPUTS = 3  # the first three layers' feed-forward output (input: GELU, outliers)
 
 
 def onnx_path(folder: Path, cache_dir: Path) -> Path:
@@ -22,22 +45,49 @@ def onnx_path(folder: Path, cache_dir: Path) -> Path:
     identity = [str(folder.resolve())]
     identity += [f"{w.name}:{w.stat().st_size}:{int(w.stat().st_mtime)}" for w in weights]
     digest = hashlib.sha256("|".join(identity).encode()).hexdigest()[:16]
-    return cache_dir / "onnx" / f"{folder.name}-{digest}" / "model.onnx"
+    return cache_dir / "onnx" / f"{folder.name}-{digest}" / f"model.fp32-{FP32_RECIPE}.onnx"
+
+
+def int8_path(folder: Path, cache_dir: Path) -> Path:
+    """Where the int8 copy of ``folder``'s export lives (beside the fp32 one)."""
+    return onnx_path(folder, cache_dir).with_name(f"model.int8-{INT8_RECIPE}.onnx")
 
 
 def ensure_onnx(folder: Path, cache_dir: Path) -> Path:
     """Return the ONNX file for ``folder``, exporting it first if it is not there yet."""
     target = onnx_path(folder, cache_dir)
+    return _ensure(
+        target,
+        lambda destination: build_fp32(folder, destination),
+        "Preparing the embedding model for ONNX Runtime (once)",
+    )
+
+
+def ensure_int8(folder: Path, cache_dir: Path) -> Path:
+    """Return the int8 ONNX file for ``folder``, building it first if it is not there yet.
+
+    The build takes about half a minute on a laptop CPU and happens once per model.
+    """
+    fused = ensure_onnx(folder, cache_dir)
+    target = int8_path(folder, cache_dir)
+    return _ensure(
+        target,
+        lambda destination: quantize(fused, destination),
+        "Preparing the int8 embedding model for indexing (once)",
+    )
+
+
+def _ensure(target: Path, build: Callable[[Path], None], message: str) -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Preparing the embedding model for ONNX Runtime (once): {target}", file=sys.stderr)
-    # Export to a temporary name and rename, so a concurrent or killed export never leaves
+    print(f"{message}: {target}", file=sys.stderr)
+    # Build under a temporary name and rename, so a concurrent or killed build never leaves
     # a half-written model behind.
     handle, temporary = tempfile.mkstemp(suffix=".onnx", dir=target.parent)
     os.close(handle)
     try:
-        _export(folder, Path(temporary))
+        build(Path(temporary))
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
@@ -49,7 +99,16 @@ def _export(folder: Path, destination: Path) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    model = AutoModel.from_pretrained(str(folder)).eval()
+    model: Any = None
+    # Eager attention exports as plain MatMul/Softmax, which ONNX Runtime's optimizer fuses
+    # into one Attention node; the SDPA export (transformers' default) is not fused.
+    try:
+        model = AutoModel.from_pretrained(str(folder), attn_implementation="eager")
+    except (TypeError, ValueError):
+        model = None
+    if model is None:
+        model = AutoModel.from_pretrained(str(folder))
+    model = model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     sample = tokenizer(
         ["an example", "another, longer example sentence"], padding=True, return_tensors="pt"
@@ -65,7 +124,8 @@ def _export(folder: Path, destination: Path) -> None:
             return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python control flow
         torch.onnx.export(
             _LastHiddenState(),
             tuple(sample[n] for n in names),
@@ -78,6 +138,93 @@ def _export(folder: Path, destination: Path) -> None:
         )
 
 
+def build_fp32(folder: Path, destination: Path) -> None:
+    """Export ``folder`` with eager attention and fuse it (unfused if the optimizer cannot)."""
+    with tempfile.TemporaryDirectory(dir=destination.parent) as work:
+        exported = Path(work) / "eager.onnx"
+        _export(folder, exported)
+        if not _fuse(folder, exported, destination):
+            os.replace(exported, destination)
+
+
+def quantize(fused: Path, destination: Path) -> None:
+    """Quantize the fused fp32 model to int8, keeping :func:`fp32_products` in fp32."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    keep = fp32_products(onnx.load(str(fused)))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # it advises "pre-processing" meant for CNNs, on root
+    try:
+        quantize_dynamic(
+            str(fused),
+            str(destination),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=keep,
+            extra_options={
+                # Quantize only products with a constant weight (not attention's Q·Kᵀ).
+                "MatMulConstBOnly": True,
+                # Shape inference does not know the fused contrib ops' output types.
+                "DefaultTensorType": onnx.TensorProto.FLOAT,
+            },
+        )
+    finally:
+        root.setLevel(level)
+
+
+def _fuse(folder: Path, source: Path, destination: Path) -> bool:
+    """Apply ONNX Runtime's BERT fusions; False if the optimizer cannot handle the model."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        config = _read_json(folder / "config.json")
+        optimized = optimize_model(
+            str(source),
+            model_type="bert",
+            num_heads=int(config.get("num_attention_heads", 0)),
+            hidden_size=int(config.get("hidden_size", 0)),
+            opt_level=1,
+        )
+        optimized.save_model_to_file(str(destination))
+        return True
+    except Exception as exc:  # noqa: BLE001 - unfused is slower but still correct
+        print(
+            f"ONNX Runtime could not fuse the model ({exc}); quantizing it unfused.",
+            file=sys.stderr,
+        )
+        return False
+
+
+def fp32_products(model: Any) -> list[str]:
+    """Names of the matrix products kept in fp32: found by structure, not by name.
+
+    In a fused BERT graph, the attention output projection is the MatMul fed by an Attention
+    node and the feed-forward output the MatMul fed by a GELU; the first layers' ones carry
+    most of the int8 error (measured node by node on SQuAD paragraphs).
+    """
+    producer = {output: node for node in model.graph.node for output in node.output}
+    attention_outputs, ffn_outputs = [], []
+    for node in model.graph.node:
+        if node.op_type != "MatMul":
+            continue
+        source = producer.get(node.input[0])
+        kind = source.op_type if source is not None else ""
+        if kind in ("Attention", "MultiHeadAttention"):
+            attention_outputs.append(node.name)
+        elif kind in ("BiasGelu", "Gelu", "FastGelu"):
+            ffn_outputs.append(node.name)
+    return attention_outputs[:_KEEP_ATTENTION_OUTPUTS] + ffn_outputs[:_KEEP_FFN_OUTPUTS]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return {}
+
+
 def main() -> None:
     from assistant.config import Settings
     from assistant.embeddings import resolve_model_folder
@@ -87,6 +234,8 @@ def main() -> None:
     if not isinstance(folder, Path):
         sys.exit(f"{settings.embedding_model!r} is not a local model folder; nothing to export.")
     print(ensure_onnx(folder, settings.model_cache_dir))
+    if settings.embedding_backend == "onnx" and settings.embedding_precision in ("auto", "int8"):
+        print(ensure_int8(folder, settings.model_cache_dir))
 
 
 if __name__ == "__main__":
