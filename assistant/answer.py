@@ -128,25 +128,30 @@ class ExtractiveAnswerer:
         self.margin = margin
         self.lexical_weight = lexical_weight
         self.term_statistics = term_statistics
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._passages: OrderedDict[str, _Sentences] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def warm(self, passages: Sequence[Document]) -> None:
         """Embed the sentences of ``passages`` ahead of the first question."""
-        self._prepare(passages)
+        self.prepare(passages)
 
     def answer(self, question: str, passages: Sequence[Document]) -> Answer:
         """Answer ``question`` from ``passages`` (best first)."""
         return self.answer_many([question], [passages])[0]
 
     def answer_many(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Document]]
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Document]],
+        *,
+        question_vectors: np.ndarray | None = None,
     ) -> list[Answer]:
-        """Answer many questions at once: one embedding batch for all their new sentences."""
-        prepared = self._prepare([p for ps in passages for p in ps])
-        question_vectors = self.embeddings.embed_questions(list(questions))
+        """Answer many questions at once: one embedding batch for all their new sentences
+        (and for the questions, unless their vectors are given)."""
+        prepared = self.prepare([p for ps in passages for p in ps])
+        if question_vectors is None:
+            question_vectors = self.embeddings.embed_questions(list(questions))
         answers = []
         for question, q_vector, ps in zip(questions, question_vectors, passages, strict=True):
             candidates = self._score(question, q_vector, [prepared[p.page_content] for p in ps])
@@ -170,7 +175,7 @@ class ExtractiveAnswerer:
         candidates.sort(key=lambda c: (-c.score, c.passage_rank, c.sentence.start))
         return candidates
 
-    def _prepare(self, passages: Sequence[Document]) -> dict[str, _Sentences]:
+    def prepare(self, passages: Sequence[Document]) -> dict[str, _Sentences]:
         """Split, tokenise and embed each passage's sentences once; later questions reuse them."""
         with self._lock:
             ready = {
@@ -181,13 +186,18 @@ class ExtractiveAnswerer:
         todo = list(dict.fromkeys(p.page_content for p in passages if p.page_content not in ready))
         if todo:
             spans = {text: split_sentences(text) or [Span(text, 0, len(text))] for text in todo}
-            vectors = self._sentence_vectors([s.text for text in todo for s in spans[text]])
+            # fp32, like the questions they are compared with: the int8 passage model moved
+            # dev-question scores across the refusal threshold (benchmarks/dev_questions.py).
+            vectors = self.embeddings.embed([s.text for text in todo for s in spans[text]])
+            begin = 0
             for text in todo:
+                end = begin + len(spans[text])
                 ready[text] = _Sentences(
                     spans=spans[text],
                     terms=[frozenset(tokenize(s.text)) for s in spans[text]],
-                    vectors=np.stack([vectors[s.text] for s in spans[text]]),
+                    vectors=vectors[begin:end],
                 )
+                begin = end
             with self._lock:
                 for text in todo:
                     self._passages[text] = ready[text]
@@ -222,20 +232,6 @@ class ExtractiveAnswerer:
             for rank, n in numbers.items()
         ]
         return Answer(question, " ".join(parts), False, citations, retrieved=passages)
-
-    def _sentence_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
-        # Sentences recur across questions (same passages), so their vectors are cached.
-        with self._lock:
-            found = {t: self._cache[t] for t in texts if t in self._cache}
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:
-            found.update(zip(missing, self.embeddings.embed(missing), strict=True))
-            with self._lock:
-                for text in missing:
-                    self._cache[text] = found[text]
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return found
 
 
 def _citation(n: int, passage: Document, quoted: list[_Candidate]) -> Citation:

@@ -70,7 +70,11 @@ class Answerer(Protocol):
     def warm(self, passages: Sequence[Document]) -> None: ...
 
     def answer_many(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Document]]
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Document]],
+        *,
+        question_vectors: Any = None,
     ) -> list[Answer]: ...
 
 

@@ -37,7 +37,7 @@ from assistant.errors import AssistantError
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 1024),
-    default=64,
+    default=256,
     show_default=True,
     help="Questions retrieved and answered together (1 = one at a time, as `ask`).",
 )

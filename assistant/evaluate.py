@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def run_rows(
     items: Sequence[EvalQuestion],
     *,
     k: int | None = None,
-    batch_size: int = 64,
+    batch_size: int = 256,
     on_batch: Callable[[int], None] = lambda done: None,
     timings: dict[str, float] | None = None,
 ) -> list[EvalRow]:
@@ -154,15 +155,19 @@ def run_rows(
 
     ``k`` passages (default: the assistant's ``top_k``) go to the answerer; retrieval ranks
     ``max(k, 10)`` so that hit@10 and mrr@10 can be computed. A row's ``latency_ms`` is its
-    batch's wall time divided by the batch's size (with ``batch_size=1``: the latency of one
-    question alone). ``on_batch`` is called with the number of rows done in each batch.
+    batch's time (embedding its questions, retrieving, answering) divided by the batch's size
+    (with ``batch_size=1``: the latency of one question alone). ``on_batch`` is called with
+    the number of rows done in each batch.
+
+    The next batch's questions are embedded while the current batch is answered: answering
+    is partly single-threaded Python, which would otherwise leave a core idle.
     """
     k = k or assistant.retriever.k
     timings = timings if timings is not None else {}
     timings.setdefault("retrieve", 0.0)
     timings.setdefault("answer", 0.0)
-    rows: list[EvalRow] = []
     max_chars = assistant.settings.max_question_chars
+    batches: list[tuple[list[EvalRow], list[EvalRow]]] = []
     for begin in range(0, len(items), batch_size):
         chunk = items[begin : begin + batch_size]
         batch = [EvalRow(begin + i + 1, item) for i, item in enumerate(chunk)]
@@ -173,22 +178,44 @@ def run_rows(
                 runnable.append(row)
             except Exception as exc:  # noqa: BLE001 - recorded on the row
                 _fail(row, exc)
-        try:
-            _answer_batch(assistant, runnable, k, timings)
-        except Exception as exc:  # noqa: BLE001 - find the row(s) that throw, one by one
-            log.warning(
-                "a batch failed (%s: %s); answering its rows one by one", type(exc).__name__, exc
-            )
-            for row in runnable:
-                try:
-                    _answer_batch(assistant, [row], k, timings)
-                except Exception as row_exc:  # noqa: BLE001
-                    _fail(row, row_exc)
-        for row in batch:
-            score_row(row)
-        rows.extend(batch)
-        on_batch(len(batch))
+        batches.append((batch, runnable))
+
+    rows: list[EvalRow] = []
+    with ThreadPoolExecutor(1) as ahead:
+        upcoming = ahead.submit(_embed_questions, assistant, batches[0][1]) if batches else None
+        for number, (batch, runnable) in enumerate(batches):
+            embedded = upcoming
+            if number + 1 < len(batches):
+                upcoming = ahead.submit(_embed_questions, assistant, batches[number + 1][1])
+            try:
+                vectors, seconds = embedded.result() if embedded else (None, 0.0)
+            except Exception:  # noqa: BLE001 - the batch below meets the error and handles it
+                vectors, seconds = None, 0.0
+            try:
+                _answer_batch(assistant, runnable, k, timings, vectors, seconds)
+            except Exception as exc:  # noqa: BLE001 - find the row(s) that throw, one by one
+                log.warning(
+                    "a batch failed (%s: %s); answering its rows one by one",
+                    type(exc).__name__,
+                    exc,
+                )
+                for row in runnable:
+                    try:
+                        _answer_batch(assistant, [row], k, timings)
+                    except Exception as row_exc:  # noqa: BLE001
+                        _fail(row, row_exc)
+            for row in batch:
+                score_row(row)
+            rows.extend(batch)
+            on_batch(len(batch))
     return rows
+
+
+def _embed_questions(assistant: Assistant, rows: list[EvalRow]) -> tuple[Any, float]:
+    """Embed the questions of ``rows``; return their vectors and the time it took."""
+    began = time.perf_counter()
+    vectors = assistant.embeddings.embed_questions([r.item.question.strip() for r in rows])
+    return vectors, time.perf_counter() - began
 
 
 def summarize(rows: Sequence[EvalRow]) -> dict[str, Any]:
@@ -242,7 +269,7 @@ def evaluate(
     *,
     k: int | None = None,
     limit: int | None = None,
-    batch_size: int = 64,
+    batch_size: int = 256,
     progress: bool = True,
     embeddings: SentenceEmbeddings | None = None,
     notify: Callable[[str], None] = lambda message: None,
@@ -284,8 +311,12 @@ def evaluate(
             assistant, items, k=k, batch_size=batch_size, on_batch=bar.update, timings=timings
         )
     summary = summarize(rows)
+    answered = time.perf_counter()
+    # "questions" is wall time; "retrieve" and "answer" add up each batch's stages, which
+    # overlap (the next batch's questions are embedded while this one is answered).
     summary["seconds"] = {
         "index" if data.passages is not None else "open": round(opened - started, 2),
+        "questions": round(answered - opened, 2),
         "retrieve": round(timings["retrieve"], 2),
         "answer": round(timings["answer"], 2),
         "total": round(time.perf_counter() - started, 2),
@@ -302,19 +333,30 @@ def evaluate(
 
 
 def _answer_batch(
-    assistant: Assistant, rows: list[EvalRow], k: int, timings: dict[str, float]
+    assistant: Assistant,
+    rows: list[EvalRow],
+    k: int,
+    timings: dict[str, float],
+    vectors: Any = None,
+    embed_seconds: float = 0.0,
 ) -> None:
+    """Retrieve and answer ``rows``; ``vectors`` are their questions' vectors if embedded
+    ahead (``embed_seconds`` is what that took, counted in retrieval and latency)."""
     if not rows:
         return
     began = time.perf_counter()
     questions = [r.item.question.strip() for r in rows]
-    ranked = assistant.retriever.rank_many(questions, k=max(k, RANK_DEPTH))
+    if vectors is not None and len(vectors) != len(rows):
+        vectors = None
+    ranked = assistant.retriever.rank_many(questions, k=max(k, RANK_DEPTH), vectors=vectors)
     retrieved_at = time.perf_counter()
-    answers = assistant.answerer.answer_many(questions, [r[:k] for r in ranked])
+    answers = assistant.answerer.answer_many(
+        questions, [r[:k] for r in ranked], question_vectors=vectors
+    )
     ended = time.perf_counter()
-    timings["retrieve"] += retrieved_at - began
+    timings["retrieve"] += embed_seconds + retrieved_at - began
     timings["answer"] += ended - retrieved_at
-    latency = (ended - began) * 1000 / len(rows)
+    latency = (embed_seconds + ended - began) * 1000 / len(rows)
     for row, passages, answer in zip(rows, ranked, answers, strict=True):
         row.retrieved = passages
         row.gold = [is_gold(p.page_content, p.metadata.get("source"), row.item) for p in passages]

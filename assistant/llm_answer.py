@@ -80,7 +80,11 @@ class LLMAnswerer:
         return self.answer_many([question], [passages])[0]
 
     def answer_many(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Document]]
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Document]],
+        *,
+        question_vectors: Any = None,  # the LLM reads the questions themselves
     ) -> list[Answer]:
         prompts: list[Any] = [
             self.prompt.format(context=_context(ps), question=q)
@@ -129,12 +133,14 @@ class LLMAnswerer:
         return Answer(question, " ".join(parts), False, citations, retrieved=passages)
 
     def _best_support(self, claim: str, passage: Document) -> tuple[tuple[int, int], float]:
-        sentences = split_sentences(passage.page_content)
-        vectors = self.support._sentence_vectors([s.text for s in sentences] + [claim])
-        claim_vector = vectors[claim]
-        scores = [float(np.dot(claim_vector, vectors[s.text])) for s in sentences]
+        # The claim is matched like a question: the passage's sentences come from the same
+        # per-passage cache the extractive answerer uses.
+        sentences = self.support.prepare([passage])[passage.page_content]
+        claim_vector = self.support.embeddings.embed_questions([claim])[0]
+        scores = sentences.vectors @ claim_vector
         best = int(np.argmax(scores))
-        return (sentences[best].start, sentences[best].end), scores[best]
+        span = sentences.spans[best]
+        return (span.start, span.end), float(scores[best])
 
 
 def _context(passages: Sequence[Document]) -> str:

@@ -127,13 +127,17 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         return self.rank_many([query], k=self.k)[0]
 
-    def rank_many(self, queries: Sequence[str], *, k: int | None = None) -> list[list[Document]]:
-        """Retrieve for many queries at once: one embedding batch, one Chroma query."""
+    def rank_many(
+        self, queries: Sequence[str], *, k: int | None = None, vectors: np.ndarray | None = None
+    ) -> list[list[Document]]:
+        """Retrieve for many queries at once: one embedding batch (unless their ``vectors``
+        are given, embedded ahead), one Chroma query."""
         k = k or self.k
         if not queries:
             return []
         self.keywords.ensure_current()
-        vectors = self.embeddings.embed_questions(list(queries))
+        if vectors is None:
+            vectors = self.embeddings.embed_questions(list(queries))
         dense = self._dense(vectors)
         return [
             [_with_scores(r) for r in self._fuse(query, hits, k)]
