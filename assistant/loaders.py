@@ -24,8 +24,11 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf", "
 _SUPPORTED_LIST = ", ".join(SUPPORTED_SUFFIXES)
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0/C1 controls, not \t\n\v\f\r
 _BINARY_CONTROL_SHARE = 0.10
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-         (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 _SPACES = re.compile(r"\s+")
 _CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""",
@@ -36,12 +39,63 @@ _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi",
 
 # lxml is faster and more forgiving of broken markup; html.parser is always there.
 _HTML_PARSER = "lxml" if importlib.util.find_spec("lxml") else "html.parser"
-_HTML_DROP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form",
-              "template", "svg", "iframe", "object", "canvas", "button", "select", "head"}
-_HTML_BLOCKS = {"address", "article", "blockquote", "body", "caption", "dd", "details",
-                "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "h1", "h2",
-                "h3", "h4", "h5", "h6", "hr", "html", "li", "main", "ol", "p", "pre", "section",
-                "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
+_HTML_DROP = {
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "template",
+    "svg",
+    "iframe",
+    "object",
+    "canvas",
+    "button",
+    "select",
+    "head",
+}
+_HTML_BLOCKS = {
+    "address",
+    "article",
+    "blockquote",
+    "body",
+    "caption",
+    "dd",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "html",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+}
 _END_BLOCK = object()  # marks the end of a block element on the HTML walk's stack
 
 
@@ -71,16 +125,20 @@ def load_document(path: Path) -> LoadedDocument:
         raise _error(path, "it does not exist.", "Check the name and location of the file.")
     if suffix not in SUPPORTED_SUFFIXES:
         kind = f"“{suffix}” files are" if suffix else "files without an extension are"
-        raise _error(path, f"{kind} not supported (supported: {_SUPPORTED_LIST}).",
-                     "Save or convert the document to one of those formats and add it again.")
+        raise _error(
+            path,
+            f"{kind} not supported (supported: {_SUPPORTED_LIST}).",
+            "Save or convert the document to one of those formats and add it again.",
+        )
     raw = _read_bytes(path)
     if not raw.strip():
         raise _error(path, "it is empty; there is nothing to index.", "Check it is the right file.")
     loader = {".pdf": _load_pdf, ".docx": _load_docx, ".html": _load_html, ".htm": _load_html}
     document = loader.get(suffix, _load_text)(path, raw)
     if not any(page.text.strip() for page in document.pages):
-        raise _error(path, "it contains no text; there is nothing to index.",
-                     "Check it is the right file.")
+        raise _error(
+            path, "it contains no text; there is nothing to index.", "Check it is the right file."
+        )
     return document
 
 
@@ -92,13 +150,18 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except PermissionError as exc:
-        raise _error(path, "it cannot be opened: permission denied.",
-                     "Give your user permission to read the file, or copy it somewhere "
-                     "readable.") from exc
+        raise _error(
+            path,
+            "it cannot be opened: permission denied.",
+            "Give your user permission to read the file, or copy it somewhere readable.",
+        ) from exc
     except OSError as exc:
         reason = exc.strerror or "the system refused"
-        raise _error(path, f"it cannot be read ({reason}).",
-                     "Check the file is still there and the disk is working.") from exc
+        raise _error(
+            path,
+            f"it cannot be read ({reason}).",
+            "Check the file is still there and the disk is working.",
+        ) from exc
 
 
 # --- plain text ------------------------------------------------------------------------
@@ -110,12 +173,16 @@ def _decode_text(path: Path, raw: bytes, declared: str | None = None) -> str:
     """Decode bytes whose encoding is unknown: BOM, then ``declared``, then UTF-8, then the
     legacy Windows (cp1252) and Latin-1 encodings old editors save in."""
     bom = next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
-    text = (raw.decode(bom, "replace") if bom
-            else _first_decoding(raw, [declared, "utf-8", "cp1252"]))
+    text = (
+        raw.decode(bom, "replace") if bom else _first_decoding(raw, [declared, "utf-8", "cp1252"])
+    )
     # Text never holds NUL (once UTF-16 is decoded) and rarely other control characters.
     if "\x00" in text or len(_CONTROL.findall(text)) > _BINARY_CONTROL_SHARE * len(text):
-        raise _error(path, f"it looks like a binary file, not text, though its name ends in "
-                           f"{path.suffix}.", "Check it is the right file, or export it as text.")
+        raise _error(
+            path,
+            f"it looks like a binary file, not text, though its name ends in {path.suffix}.",
+            "Check it is the right file, or export it as text.",
+        )
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -138,8 +205,11 @@ def _load_html(path: Path, raw: bytes) -> LoadedDocument:
             warnings.simplefilter("ignore")
             soup = BeautifulSoup(text, _HTML_PARSER)
     except Exception as exc:  # a parser can fail in many ways on broken markup
-        raise _error(path, "it could not be read as a web page.",
-                     "Open it in a browser and save it again as HTML.") from exc
+        raise _error(
+            path,
+            "it could not be read as a web page.",
+            "Open it in a browser and save it again as HTML.",
+        ) from exc
     title = _text_of(soup.find("title")) or _text_of(soup.find("h1"))
     for tag in soup.find_all(_HTML_DROP):
         tag.decompose()
@@ -163,7 +233,8 @@ def _declared_charset(raw: bytes) -> str | None:
     # As browsers do (WHATWG Encoding): Latin-1/ASCII labels mean windows-1252, and a UTF-16
     # label on a page without a BOM is a mistake for UTF-8.
     return {"iso8859-1": "cp1252", "ascii": "cp1252"}.get(
-        name, "utf-8" if name.startswith("utf-16") else name)
+        name, "utf-8" if name.startswith("utf-16") else name
+    )
 
 
 def _text_of(tag) -> str:
@@ -216,24 +287,35 @@ def _load_pdf(path: Path, raw: bytes) -> LoadedDocument:
     try:
         reader = pypdf.PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):  # "" opens owner-only protection
-            raise _error(path, "it is protected by a password.",
-                         "Open it with the password and save an unprotected copy, then add "
-                         "that copy.")
+            raise _error(
+                path,
+                "it is protected by a password.",
+                "Open it with the password and save an unprotected copy, then add that copy.",
+            )
         title = _collapse(str(reader.metadata.title or "") if reader.metadata else "")
         texts = [page.extract_text() or "" for page in reader.pages]
     except IngestError:
         raise
     except pypdf.errors.DependencyError as exc:  # AES needs the optional `cryptography`
-        raise _error(path, "it uses an encryption this installation cannot open.",
-                     "Save an unprotected copy of the PDF and add that.") from exc
+        raise _error(
+            path,
+            "it uses an encryption this installation cannot open.",
+            "Save an unprotected copy of the PDF and add that.",
+        ) from exc
     except Exception as exc:  # pypdf raises many exception types on damaged files
-        raise _error(path, "it is damaged or not really a PDF.",
-                     "Open it in a PDF viewer and save or export a new copy.") from exc
+        raise _error(
+            path,
+            "it is damaged or not really a PDF.",
+            "Open it in a PDF viewer and save or export a new copy.",
+        ) from exc
     pages = [Page(_pdf_page_text(text), number) for number, text in enumerate(texts, 1)]
     pages = [page for page in pages if page.text]
     if not pages:
-        raise _error(path, "it has no extractable text; it is probably a scanned image.",
-                     "Run it through OCR (text recognition) first, then add the result.")
+        raise _error(
+            path,
+            "it has no extractable text; it is probably a scanned image.",
+            "Run it through OCR (text recognition) first, then add the result.",
+        )
     return LoadedDocument(title or None, pages)
 
 
@@ -280,8 +362,11 @@ def _load_docx(path: Path, raw: bytes) -> LoadedDocument:
         title = _collapse(document.core_properties.title or "")
         blocks = list(_docx_blocks(document))
     except Exception as exc:  # bad zip, missing parts, broken XML: all mean a damaged file
-        raise _error(path, "it is damaged or not really a Word (.docx) document.",
-                     "Open it in Word or LibreOffice and save a new copy as .docx.") from exc
+        raise _error(
+            path,
+            "it is damaged or not really a Word (.docx) document.",
+            "Open it in Word or LibreOffice and save a new copy as .docx.",
+        ) from exc
     if not title:
         title = next((text for text, is_heading in blocks if is_heading), "")
     text = "\n\n".join(text for text, _ in blocks)

@@ -134,7 +134,11 @@ def start_app(workdir: Path, *, timeout_s: float = START_TIMEOUT_S) -> AppServer
     with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
         # cwd is the temporary folder so Gradio's scratch files stay out of the repository.
         process = subprocess.Popen(
-            [str(python), str(APP)], cwd=workdir, env=env, stdout=out, stderr=err,
+            [str(python), str(APP)],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=err,
             stdin=subprocess.DEVNULL,
         )
     settings = {k: v for k, v in env.items() if k.startswith("ASSISTANT_")}

@@ -16,8 +16,10 @@ from fpdf import FPDF
 from assistant.errors import IngestError
 from assistant.loaders import SUPPORTED_SUFFIXES, LoadedDocument, Page, load_document
 
-LONG = ("The Danube flows through ten countries, more than any other river in the world. "
-        "It rises in the Black Forest and ends in the Black Sea after a long journey east.")
+LONG = (
+    "The Danube flows through ten countries, more than any other river in the world. "
+    "It rises in the Black Forest and ends in the Black Sea after a long journey east."
+)
 SHORT = "Its basin drains a fifth of the continent."
 
 
@@ -43,7 +45,8 @@ def load_error(path: Path) -> str:
 def test_utf8_text_keeps_content_and_normalises_line_endings(tmp_path):
     path = write(tmp_path / "a.txt", b"Title\r\n\r\nFirst para\rsecond line.\n")
     assert load_document(path) == LoadedDocument(
-        None, [Page("Title\n\nFirst para\nsecond line.\n", None)])
+        None, [Page("Title\n\nFirst para\nsecond line.\n", None)]
+    )
 
 
 def test_utf8_bom_is_removed(tmp_path):
@@ -103,18 +106,36 @@ PAGE = """<!DOCTYPE html>
 def test_html_keeps_main_text_as_paragraphs(tmp_path):
     document = load_document(write(tmp_path / "page.html", PAGE))
     assert document.title == "Rivers of Europe"
-    assert document.pages == [Page(
-        "The Danube\n\nIt flows through ten countries.\n\nCourse\n\nBlack Forest\n\n"
-        "Black Sea\n\nBlue water.\n\nLine one\nline two\n\ncode  line 1\n    indented\n\n"
-        "Country\n\nLength", None)]
-    for hidden in ("SCRIPT", "color", "HEADER", "NAV", "COMMENT", "NOSCRIPT", "FORM", "ASIDE",
-                   "SVG", "TEMPLATE", "OUTSIDE", "FOOTER"):
+    assert document.pages == [
+        Page(
+            "The Danube\n\nIt flows through ten countries.\n\nCourse\n\nBlack Forest\n\n"
+            "Black Sea\n\nBlue water.\n\nLine one\nline two\n\ncode  line 1\n    indented\n\n"
+            "Country\n\nLength",
+            None,
+        )
+    ]
+    for hidden in (
+        "SCRIPT",
+        "color",
+        "HEADER",
+        "NAV",
+        "COMMENT",
+        "NOSCRIPT",
+        "FORM",
+        "ASIDE",
+        "SVG",
+        "TEMPLATE",
+        "OUTSIDE",
+        "FOOTER",
+    ):
         assert hidden not in document.pages[0].text
 
 
 def test_html_article_and_h1_title_fallback(tmp_path):
-    html = ("<html><body><div>MENU</div><article><h1>Main   heading</h1><div>Body "
-            "<span>text</span></div></article></body></html>")
+    html = (
+        "<html><body><div>MENU</div><article><h1>Main   heading</h1><div>Body "
+        "<span>text</span></div></article></body></html>"
+    )
     document = load_document(write(tmp_path / "a.htm", html))
     assert document == LoadedDocument("Main heading", [Page("Main heading\n\nBody text", None)])
 
@@ -126,23 +147,28 @@ def test_html_without_main_uses_body_and_no_title(tmp_path):
 
 @pytest.mark.parametrize("charset", ["windows-1252", "iso-8859-1"])
 def test_html_declared_legacy_charset(tmp_path, charset):
-    html = (f'<html><head><meta charset="{charset}"><title>Café</title></head>'
-            "<body><p>“Crème brûlée”</p></body></html>")
+    html = (
+        f'<html><head><meta charset="{charset}"><title>Café</title></head>'
+        "<body><p>“Crème brûlée”</p></body></html>"
+    )
     document = load_document(write(tmp_path / "c.html", html.encode("cp1252")))
     assert document == LoadedDocument("Café", [Page("“Crème brûlée”", None)])
 
 
 def test_html_http_equiv_charset_and_utf8_bom(tmp_path):
-    legacy = ('<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">'
-              "<p>na\xefve</p>").encode("latin-1")
+    legacy = (
+        '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1"><p>na\xefve</p>'
+    ).encode("latin-1")
     assert load_document(write(tmp_path / "d.html", legacy)).pages[0].text == "naïve"
     bom = codecs.BOM_UTF8 + "<p>naïve “x”</p>".encode()
     assert load_document(write(tmp_path / "e.html", bom)).pages[0].text == "naïve “x”"
 
 
 def test_html_xml_declaration_encoding_and_pre_blank_lines(tmp_path):
-    xhtml = ('<?xml version="1.0" encoding="ISO-8859-15"?>\n<html><body>'
-             "<p>5 \u20ac</p><pre>a = 1\n\n\nb = 2   \n</pre></body></html>")
+    xhtml = (
+        '<?xml version="1.0" encoding="ISO-8859-15"?>\n<html><body>'
+        "<p>5 \u20ac</p><pre>a = 1\n\n\nb = 2   \n</pre></body></html>"
+    )
     document = load_document(write(tmp_path / "x.htm", xhtml.encode("iso-8859-15")))
     assert document.pages == [Page("5 \u20ac\n\na = 1\nb = 2", None)]
 
@@ -154,8 +180,7 @@ def test_html_empty_main_falls_back_to_body(tmp_path):
 
 def test_html_deeply_nested(tmp_path):
     html = "<div><span>" * 3000 + "deep" + "</span></div>" * 3000 + "<p>after</p>"
-    assert load_document(write(tmp_path / "deep.html", html)).pages == [
-        Page("deep\n\nafter", None)]
+    assert load_document(write(tmp_path / "deep.html", html)).pages == [Page("deep\n\nafter", None)]
 
 
 def test_html_with_only_scripts_has_no_text(tmp_path):
@@ -199,7 +224,8 @@ def test_pdf_blank_lines_and_hyphenation():
     from assistant.loaders import _pdf_page_text
 
     assert _pdf_page_text("A first line\nand a second\n\nNew para-\ngraph here\n") == (
-        "A first line and a second\n\nNew paragraph here")
+        "A first line and a second\n\nNew paragraph here"
+    )
 
 
 def test_pdf_with_only_drawings_says_scanned(tmp_path):
@@ -228,12 +254,16 @@ def test_pdf_with_only_owner_password_opens(tmp_path):
     assert load_document(path).pages[-1] == Page("The Rhine is shorter.", 3)
 
 
-@pytest.mark.parametrize("data", [
-    os.urandom(4000),
-    b"%PDF-1.4\n" + os.urandom(4000),
-    make_pdf()[:700],
-    make_pdf()[:-40],
-], ids=["random", "pdf-header-then-noise", "truncated-half", "truncated-end"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        os.urandom(4000),
+        b"%PDF-1.4\n" + os.urandom(4000),
+        make_pdf()[:700],
+        make_pdf()[:-40],
+    ],
+    ids=["random", "pdf-header-then-noise", "truncated-half", "truncated-end"],
+)
 def test_corrupt_pdf(tmp_path, data):
     assert "damaged" in load_error(write(tmp_path / "bad.pdf", data))
 
@@ -263,9 +293,16 @@ def make_docx(core_title: str = "") -> bytes:
 
 def test_docx_paragraphs_headings_tables(tmp_path):
     document = load_document(write(tmp_path / "rivers.docx", make_docx()))
-    assert document == LoadedDocument("Rivers of Europe", [Page(
-        f"Rivers of Europe\n\nThe Danube\n\n{LONG}\n\nLine one\nline two\n\n"
-        f"Country\n\nLength\n\nMerged cell\n\n{SHORT}", None)])
+    assert document == LoadedDocument(
+        "Rivers of Europe",
+        [
+            Page(
+                f"Rivers of Europe\n\nThe Danube\n\n{LONG}\n\nLine one\nline two\n\n"
+                f"Country\n\nLength\n\nMerged cell\n\n{SHORT}",
+                None,
+            )
+        ],
+    )
 
 
 def test_docx_core_title_wins(tmp_path):
@@ -279,7 +316,8 @@ def test_docx_without_heading_has_no_title(tmp_path):
     out = io.BytesIO()
     document.save(out)
     assert load_document(write(tmp_path / "p.docx", out.getvalue())) == LoadedDocument(
-        None, [Page("Just text.", None)])
+        None, [Page("Just text.", None)]
+    )
 
 
 def zip_without_document() -> bytes:
@@ -289,9 +327,15 @@ def zip_without_document() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("data", [
-    os.urandom(4000), make_docx()[:2000], zip_without_document(),
-], ids=["random", "truncated", "zip-without-document"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        os.urandom(4000),
+        make_docx()[:2000],
+        zip_without_document(),
+    ],
+    ids=["random", "truncated", "zip-without-document"],
+)
 def test_corrupt_docx(tmp_path, data):
     assert "damaged" in load_error(write(tmp_path / "bad.docx", data))
 
@@ -309,10 +353,14 @@ def test_bom_only_text_file_is_empty(tmp_path):
     assert "no text" in load_error(write(tmp_path / "bom.txt", codecs.BOM_UTF8 + b"\n"))
 
 
-@pytest.mark.parametrize("data", [
-    b"PK\x03\x04\x00\x00binary\x00data",
-    bytes(range(1, 32)) * 20 + b"some words",  # no NUL, but mostly control characters
-], ids=["nul-bytes", "control-characters"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"PK\x03\x04\x00\x00binary\x00data",
+        bytes(range(1, 32)) * 20 + b"some words",  # no NUL, but mostly control characters
+    ],
+    ids=["nul-bytes", "control-characters"],
+)
 @pytest.mark.parametrize("name", ["blob.txt", "blob.md"])
 def test_binary_text_file(tmp_path, name, data):
     assert "binary" in load_error(write(tmp_path / name, data))

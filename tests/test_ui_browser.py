@@ -45,8 +45,10 @@ expect = sync_api.expect
 # `make test` installs Chromium, so in CI a missing browser is a failure, not a skip.
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                       reason=f"{CHROMIUM} is not installed (run `make browser`)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason=f"{CHROMIUM} is not installed (run `make browser`)",
+    ),
 ]
 
 ARTICLE = ROOT / "corpus" / "iran-militias-iraq-plan-t.txt"
@@ -91,7 +93,10 @@ def dialogs() -> list[str]:
 
 @pytest.fixture
 def page(
-    browser: Any, app_server: AppServer, context_options: dict[str, Any], dialogs: list[str],
+    browser: Any,
+    app_server: AppServer,
+    context_options: dict[str, Any],
+    dialogs: list[str],
     request: pytest.FixtureRequest,
 ) -> Iterator[Any]:
     context = browser.new_context(**context_options)
@@ -211,8 +216,8 @@ def test_error_leaves_the_conversation_readable_and_the_box_usable(page: Any) ->
         "the answer is hidden behind: " + str(covering_element(page, f"{CHAT} .answer-text"))
     )
     # ... and the question box must take a click so the person can correct the question.
-    assert covering_element(page, QUESTION_BOX) is None, (
-        "the question box is covered by: " + str(covering_element(page, QUESTION_BOX))
+    assert covering_element(page, QUESTION_BOX) is None, "the question box is covered by: " + str(
+        covering_element(page, QUESTION_BOX)
     )
     page.locator(QUESTION_BOX).click(timeout=3_000)
     expect(page.locator(QUESTION_BOX)).to_be_focused()
@@ -267,9 +272,7 @@ def test_phone_width_has_no_horizontal_scroll(page: Any) -> None:
 # --- Documents tab, settings and the HTTP API ------------------------------------------------
 
 
-def test_uploaded_document_is_answered_from_and_can_be_removed(
-    page: Any, tmp_path: Any
-) -> None:
+def test_uploaded_document_is_answered_from_and_can_be_removed(page: Any, tmp_path: Any) -> None:
     document = tmp_path / "quokka-report.txt"
     document.write_text(
         "The Quokka Report\n\nThe quokka census of Rottnest Island counted 11,873 quokkas "
@@ -278,7 +281,8 @@ def test_uploaded_document_is_answered_from_and_can_be_removed(
     page.get_by_role("tab", name="Documents").click()
     page.locator("#upload input[type=file]").set_input_files(str(document))
     expect(page.locator("#upload-status")).to_contain_text(
-        "quokka-report.txt: 1 passages added", timeout=60_000)
+        "quokka-report.txt: 1 passages added", timeout=60_000
+    )
     expect(page.locator("#documents")).to_contain_text("quokka-report.txt")
 
     page.get_by_role("tab", name="Chat").click()
@@ -322,13 +326,17 @@ def test_gradio_client_gets_the_same_json_as_the_cli(app_server: AppServer) -> N
 
     from gradio_client import Client
 
-    from_api = Client(app_server.url, verbose=False).predict(
-        "What is Plan T?", 4, api_name="/ask")
-    from_cli = json.loads(subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ask", "--json", "What is Plan T?"],
-        env={**os.environ, **app_server.env}, capture_output=True, text=True, check=True,
-        cwd=ROOT,
-    ).stdout)
+    from_api = Client(app_server.url, verbose=False).predict("What is Plan T?", 4, api_name="/ask")
+    from_cli = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "ask", "--json", "What is Plan T?"],
+            env={**os.environ, **app_server.env},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    )
     assert set(from_api) == set(from_cli)
     for key in ("question", "answer", "refused", "citations"):
         assert from_api[key] == from_cli[key], key
