@@ -13,12 +13,14 @@ from assistant.errors import AssistantError
 def _open(settings: Settings):  # noqa: ANN202 - returns assistant.chain.Assistant
     from assistant.chain import open_assistant
 
-    return open_assistant(
+    assistant = open_assistant(
         settings,
         build_if_missing=True,
         notify=lambda message: print(message, file=sys.stderr),
-        warm=False,
+        warm=False,  # the sentences are embedded once the page is served (assistant.ui)
     )
+    assistant.embeddings.load()  # the model, so that the first question does not wait for it
+    return assistant
 
 
 def main() -> None:

@@ -141,7 +141,7 @@ class Assistant:
 
     def warm(self) -> None:
         """Load the model and embed the passages' sentences ahead of the first question."""
-        self.embeddings.load().embed(["warm up"])
+        self.embeddings.load()
         if len(self.keywords) <= _WARM_LIMIT:
             self.answerer.warm(self.keywords.passages)
 

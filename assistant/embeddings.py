@@ -132,10 +132,11 @@ class SentenceEmbeddings(Embeddings):
 
     def load(self, *, passages: bool = False) -> SentenceEmbeddings:
         """Load the model now rather than on the first text (with ``passages``, the passage
-        model too, building the int8 copy first if it is not there yet)."""
-        _ = self.runner
+        model too, building the int8 copy first if it is not there yet), and run it once:
+        a session's first run allocates its buffers."""
+        self.runner.prepare()
         if passages:
-            _ = self.passage_runner
+            self.passage_runner.prepare()
         return self
 
     @property
@@ -188,6 +189,10 @@ class _Runner:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Get ready for the first real text (load, allocate)."""
+        self.encode(["warm up"])
 
     def encode_many(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Embed any number of texts in batches of similar length, in the input order."""
@@ -271,6 +276,12 @@ class _OnnxRunner(_Runner):
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.encode_many(texts)
+
+    def prepare(self) -> None:
+        """Open the sessions calls will use and run each once."""
+        ids = np.array([[self._pad_id]], dtype=np.int64)
+        for bulk in {self._bulk_only, True}:
+            self._run(self._session(bulk=bulk), ids, np.ones_like(ids))
 
     def encode_many(self, texts: list[str], batch_size: int = 0) -> np.ndarray:
         """Tokenize once, sort by token count, cut into batches of about

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import AssistantError
-from assistant.index import SOURCE_ID_KEY, delete_keys, open_record_manager, record_namespace
+from assistant.index import SOURCE_ID_KEY, delete_keys, record_namespace
 from assistant.store import StoreLocation, open_store
 
 
@@ -81,18 +82,29 @@ def remove_source(location: StoreLocation, embeddings: SentenceEmbeddings, name:
 
 
 def _indexed_times(location: StoreLocation, embeddings: SentenceEmbeddings) -> dict[str, str]:
-    """When each document's passages were last written or confirmed, from the records."""
-    from sqlalchemy import text
+    """When each document's passages were last written or confirmed, from the records.
 
-    records = open_record_manager(location, embeddings)
-    query = text(
+    Read with the standard library's sqlite3, read-only: opening LangChain's record manager
+    would import ``langchain_classic.indexes`` (about a second), and the chat lists the
+    documents while it starts.
+    """
+    path = location.records_path
+    if not path.exists():
+        return {}
+    query = (
         "SELECT group_id, MAX(updated_at) FROM upsertion_record "
-        "WHERE namespace = :namespace GROUP BY group_id"
+        "WHERE namespace = ? GROUP BY group_id"
     )
-    with records.engine.connect() as connection:
-        rows = connection.execute(query, {"namespace": record_namespace(location, embeddings)})
-        return {
-            str(group): dt.datetime.fromtimestamp(float(stamp)).isoformat(timespec="seconds")
-            for group, stamp in rows
-            if group is not None and stamp is not None
-        }
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = connection.execute(query, (record_namespace(location, embeddings),)).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return {}  # no records yet (table not created): the times are simply unknown
+    return {
+        str(group): dt.datetime.fromtimestamp(float(stamp)).isoformat(timespec="seconds")
+        for group, stamp in rows
+        if group is not None and stamp is not None
+    }

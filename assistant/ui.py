@@ -270,16 +270,20 @@ def launch(assistant: Assistant, *, prevent_thread_lock: bool = False) -> Any:
     """Build the chat and serve it on the configured host and port."""
     demo = build(assistant)
     settings = assistant.settings
-    # Embed the passages' sentences while the page loads, not before serving it.
-    threading.Thread(target=assistant.warm, name="warm-up", daemon=True).start()
     demo.queue(default_concurrency_limit=4)
-    return demo.launch(
+    served = demo.launch(
         server_name=settings.host,
         server_port=settings.port,
         css=CSS,
         head=HEAD,
         show_error=False,
         footer_links=["api"],
-        prevent_thread_lock=prevent_thread_lock,
+        prevent_thread_lock=True,
         max_file_size=f"{settings.max_upload_mb}mb",
     )
+    # Embed the passages' sentences once the page is served, not before (nor while starting
+    # the server): a question asked before this finishes embeds just its own passages.
+    threading.Thread(target=assistant.warm, name="warm-up", daemon=True).start()
+    if not prevent_thread_lock:
+        demo.block_thread()
+    return served

@@ -100,6 +100,16 @@ def test_files_gone_from_the_folder_are_deleted(folder, location, embeddings):
     assert [s.source for s in list_sources(location, embeddings)] == ["report1.txt", "report2.txt"]
 
 
+def test_sources_say_when_each_document_was_indexed(folder, location, embeddings):
+    import datetime as dt
+
+    before = dt.datetime.now().replace(microsecond=0) - dt.timedelta(seconds=1)
+    _index(folder, location, embeddings)
+    times = [dt.datetime.fromisoformat(s.indexed_at) for s in list_sources(location, embeddings)]
+    assert len(times) == 3
+    assert all(before <= t <= dt.datetime.now() for t in times)
+
+
 def test_two_folders_with_the_same_file_name_do_not_clash(tmp_path, location, embeddings):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
