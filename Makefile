@@ -49,8 +49,9 @@ lint: install
 bench: install
 	cd benchmarks && ../$(BIN)/python dev_questions.py
 	cd benchmarks && ../$(BIN)/python latency.py
+	$(BIN)/python benchmarks/index_throughput.py
 
-# SQuAD against the dense and BM25 baselines (about 10-25 minutes on 2 cores).
+# SQuAD against the dense and BM25 baselines (about 15 minutes on 2 cores).
 bench-squad: install
 	$(BIN)/python benchmarks/squad.py
 
