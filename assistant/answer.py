@@ -195,7 +195,7 @@ class ExtractiveAnswerer:
                 ready[text] = _Sentences(
                     spans=spans[text],
                     terms=[frozenset(tokenize(s.text)) for s in spans[text]],
-                    vectors=vectors[begin:end],
+                    vectors=vectors[begin:end].copy(),  # not a view: the cache frees it
                 )
                 begin = end
             with self._lock:

@@ -17,6 +17,9 @@ model (built once by :func:`assistant.onnx_export.ensure_int8`), one passage per
 over all cores. Questions and the answer sentences they are compared with stay fp32, so the
 calibrated refusal threshold is unchanged. The int8 passage vectors are within cosine ~0.98
 of fp32 and SQuAD retrieval hit@5 stays within 0.3 points (``benchmarks/index_throughput.py``).
+So int8 and fp32 passage vectors of the same model may share a collection (an index built in
+fp32 and extended in int8, or the setting changed); only *different models'* vectors are kept
+apart (see :mod:`assistant.store`), and ``assistant index --rebuild`` makes them uniform.
 """
 
 from __future__ import annotations
@@ -212,7 +215,7 @@ class _Runner:
 class _OnnxRunner(_Runner):
     """Tokenizer + ONNX Runtime + the model's pooling, as sentence-transformers computes it.
 
-    Two sessions over the same file, each opened when first needed:
+    Two sessions over the same file, each opened when first needed (or by :meth:`prepare`):
 
     * *interactive*: one run at a time on every core, for one question (lowest latency);
     * *bulk*: one thread per run, runs side by side (one per core), for many texts. No thread
@@ -238,13 +241,11 @@ class _OnnxRunner(_Runner):
         self._counter.no_truncation()
         self._counter.no_padding()
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._pad_id = int((self._tokenizer.padding or {}).get("pad_id", 0))
         self._tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer.no_padding()  # each batch is padded to its own longest text
-        self._pad_id = int(
-            (Tokenizer.from_file(str(folder / "tokenizer.json")).padding or {}).get("pad_id", 0)
-        )
         self._onnx_file = onnx_file
-        self._workers = os.cpu_count() or 1
+        self._workers = _usable_cpus()
         self._one_text_per_run = bulk_only
         self._bulk_only = bulk_only or self._workers == 1
         self._sessions: dict[bool, Any] = {}
@@ -421,6 +422,14 @@ def _load(embeddings: SentenceEmbeddings, *, int8: bool = False) -> _Runner:
             "ASSISTANT_EMBEDDING_MODEL to a local sentence-transformers model folder "
             "(nothing is downloaded at run time)."
         ) from exc
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (affinity and container limits), not the host's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _native_precision() -> str:

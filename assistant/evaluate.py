@@ -160,7 +160,8 @@ def run_rows(
     the number of rows done in each batch.
 
     The next batch's questions are embedded while the current batch is answered: answering
-    is partly single-threaded Python, which would otherwise leave a core idle.
+    is partly single-threaded Python, which would otherwise leave a core idle. (Not with
+    ``batch_size=1``, so that each latency is one question's alone.)
     """
     k = k or assistant.retriever.k
     timings = timings if timings is not None else {}
@@ -181,15 +182,27 @@ def run_rows(
         batches.append((batch, runnable))
 
     rows: list[EvalRow] = []
+    # With one question per batch, each row's latency must be that question's alone.
+    look_ahead = batch_size > 1
     with ThreadPoolExecutor(1) as ahead:
-        upcoming = ahead.submit(_embed_questions, assistant, batches[0][1]) if batches else None
+        upcoming = (
+            ahead.submit(_embed_questions, assistant, batches[0][1])
+            if batches and look_ahead
+            else None
+        )
         for number, (batch, runnable) in enumerate(batches):
             embedded = upcoming
-            if number + 1 < len(batches):
+            if look_ahead and number + 1 < len(batches):
                 upcoming = ahead.submit(_embed_questions, assistant, batches[number + 1][1])
             try:
-                vectors, seconds = embedded.result() if embedded else (None, 0.0)
-            except Exception:  # noqa: BLE001 - the batch below meets the error and handles it
+                if embedded is None:  # one question at a time: embedded with the rest of it
+                    vectors, seconds = None, 0.0
+                else:
+                    vectors, seconds = embedded.result()
+            except Exception as exc:  # noqa: BLE001 - the batch below meets it and handles it
+                log.warning(
+                    "embedding a batch's questions ahead failed (%s: %s)", type(exc).__name__, exc
+                )
                 vectors, seconds = None, 0.0
             try:
                 _answer_batch(assistant, runnable, k, timings, vectors, seconds)
@@ -310,8 +323,8 @@ def evaluate(
         rows = run_rows(
             assistant, items, k=k, batch_size=batch_size, on_batch=bar.update, timings=timings
         )
-    summary = summarize(rows)
     answered = time.perf_counter()
+    summary = summarize(rows)
     # "questions" is wall time; "retrieve" and "answer" add up each batch's stages, which
     # overlap (the next batch's questions are embedded while this one is answered).
     summary["seconds"] = {

@@ -136,7 +136,7 @@ class LLMAnswerer:
         # The claim is matched like a question: the passage's sentences come from the same
         # per-passage cache the extractive answerer uses.
         sentences = self.support.prepare([passage])[passage.page_content]
-        claim_vector = self.support.embeddings.embed_questions([claim])[0]
+        claim_vector = self.support.embeddings.embed([claim])[0]  # fp32, like a question
         scores = sentences.vectors @ claim_vector
         best = int(np.argmax(scores))
         span = sentences.spans[best]

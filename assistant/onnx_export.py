@@ -153,6 +153,14 @@ def quantize(fused: Path, destination: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     keep = fp32_products(onnx.load(str(fused)))
+    if len(keep) != _KEEP_ATTENTION_OUTPUTS + _KEEP_FFN_OUTPUTS:
+        print(
+            f"The model's graph is not the fused BERT graph the int8 recipe was measured on "
+            f"({len(keep)} products kept in fp32, not "
+            f"{_KEEP_ATTENTION_OUTPUTS + _KEEP_FFN_OUTPUTS}); check its retrieval quality "
+            "with benchmarks/index_throughput.py, or set ASSISTANT_EMBEDDING_PRECISION=fp32.",
+            file=sys.stderr,
+        )
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # it advises "pre-processing" meant for CNNs, on root
@@ -191,7 +199,8 @@ def _fuse(folder: Path, source: Path, destination: Path) -> bool:
         return True
     except Exception as exc:  # noqa: BLE001 - unfused is slower but still correct
         print(
-            f"ONNX Runtime could not fuse the model ({exc}); quantizing it unfused.",
+            f"ONNX Runtime could not fuse the model ({exc}); using the unfused graph "
+            "(correct, but slower).",
             file=sys.stderr,
         )
         return False

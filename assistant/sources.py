@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -11,6 +12,8 @@ from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import AssistantError
 from assistant.index import SOURCE_ID_KEY, delete_keys, record_namespace
 from assistant.store import StoreLocation, open_store
+
+log = logging.getLogger(__name__)
 
 
 class UnknownSourceError(AssistantError):
@@ -101,8 +104,10 @@ def _indexed_times(location: StoreLocation, embeddings: SentenceEmbeddings) -> d
             rows = connection.execute(query, (record_namespace(location, embeddings),)).fetchall()
         finally:
             connection.close()
-    except sqlite3.Error:
-        return {}  # no records yet (table not created): the times are simply unknown
+    except sqlite3.Error as exc:
+        if "no such table" not in str(exc):  # e.g. locked by an indexing run: say so
+            log.warning("cannot read when documents were indexed from %s: %s", path, exc)
+        return {}  # the times are unknown (no records yet, or unreadable just now)
     return {
         str(group): dt.datetime.fromtimestamp(float(stamp)).isoformat(timespec="seconds")
         for group, stamp in rows

