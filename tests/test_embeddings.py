@@ -33,3 +33,26 @@ def test_a_model_that_is_not_there_says_what_to_set(tmp_path):
     missing = SentenceEmbeddings(str(tmp_path / "no-such-model"))
     with pytest.raises(ConfigError, match="ASSISTANT_EMBEDDING_BACKEND=torch"):
         missing.embed(["x"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_graph_run_keeps_layer_norms_unfused(embeddings, precision, tmp_path):
+    # SkipLayerNormalization's CPU kernel is ~3x slower than Add + LayerNormalization: neither
+    # the export nor ONNX Runtime's load-time optimizer may fuse them.
+    import onnx
+
+    from assistant.embeddings import open_session, resolve_model_folder
+    from assistant.onnx_export import ensure_int8, ensure_onnx
+
+    folder = resolve_model_folder(embeddings.model_name)
+    ensure = ensure_onnx if precision == "fp32" else ensure_int8
+    exported = ensure(folder, embeddings.cache_dir)
+    optimized = tmp_path / "optimized.onnx"
+    open_session(exported, threads=1, save_optimized=optimized)
+    for path in (exported, optimized):
+        ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+        assert "SkipLayerNormalization" not in ops, path
+        assert "LayerNormalization" in ops, path
+    running = {node.op_type for node in onnx.load(str(optimized)).graph.node}
+    assert ("Attention" if precision == "fp32" else "QAttention") in running  # still fused
