@@ -50,6 +50,7 @@ bench: install
 	cd benchmarks && ../$(BIN)/python dev_questions.py
 	cd benchmarks && ../$(BIN)/python latency.py
 	$(BIN)/python benchmarks/index_throughput.py
+	$(BIN)/python benchmarks/embedding_precisions.py
 
 # SQuAD against the dense and BM25 baselines (about 15 minutes on 2 cores).
 bench-squad: install
