@@ -359,8 +359,6 @@ def _answer_batch(
         return
     began = time.perf_counter()
     questions = [r.item.question.strip() for r in rows]
-    if vectors is not None and len(vectors) != len(rows):
-        vectors = None
     ranked = assistant.retriever.rank_many(questions, k=max(k, RANK_DEPTH), vectors=vectors)
     retrieved_at = time.perf_counter()
     answers = assistant.answerer.answer_many(
