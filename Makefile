@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m assistant.onnx_export
+	$(BIN)/python -m assistant.embeddings.export
 	touch $(STAMP)
 
 # Debian's Chromium for the browser tests (Playwright's own browser download does not work here).

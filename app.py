@@ -10,8 +10,8 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 
 
-def _open(settings: Settings):  # noqa: ANN202 - returns assistant.chain.Assistant
-    from assistant.chain import open_assistant
+def _open(settings: Settings):  # noqa: ANN202 - returns assistant.assemble.Assistant
+    from assistant.assemble import open_assistant
 
     assistant = open_assistant(
         settings,

@@ -34,10 +34,10 @@ def _friendly_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+def _settings(ctx: click.Context, **options: Any) -> Settings:
+    """The settings read at start-up, with the options the user gave (``None``: not given)."""
     settings: Settings = ctx.obj
-    updates = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**{**settings.model_dump(), **updates}) if updates else settings
+    return settings.with_overrides(**{k: v for k, v in options.items() if v is not None})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +69,7 @@ def index_command(
     ctx: click.Context, paths: tuple[Path, ...], rebuild: bool, as_json: bool
 ) -> None:
     """Index documents (default: the corpus folder); only what changed is embedded again."""
-    from assistant.chain import make_embeddings, store_location
+    from assistant.assemble import make_embeddings, store_location
     from assistant.index import index_paths
 
     settings = _settings(ctx)
@@ -113,17 +113,7 @@ def ask_command(ctx: click.Context, question: str, top_k: int | None, as_json: b
         return
     click.echo(answer.text)
     for c in answer.citations:
-        where = ", ".join(
-            part
-            for part in (
-                c.title,
-                c.section,
-                f"paragraph {c.paragraph}",
-                f"page {c.page}" if c.page else "",
-            )
-            if part
-        )
-        click.echo(f"\n[{c.n}] {where} ({c.source})\n    “{c.quote}”")
+        click.echo(f"\n[{c.n}] {', '.join(c.where())} ({c.source})\n    “{c.quote}”")
 
 
 @cli.command("sources")
@@ -132,7 +122,7 @@ def ask_command(ctx: click.Context, question: str, top_k: int | None, as_json: b
 @_friendly_errors
 def sources_command(ctx: click.Context, as_json: bool) -> None:
     """List the indexed documents, their passage counts and when they were indexed."""
-    from assistant.chain import make_embeddings, store_location
+    from assistant.assemble import make_embeddings, store_location
     from assistant.sources import list_sources
 
     settings = _settings(ctx)
@@ -152,7 +142,7 @@ def sources_command(ctx: click.Context, as_json: bool) -> None:
 @_friendly_errors
 def remove_command(ctx: click.Context, source: str) -> None:
     """Remove the document SOURCE (as `assistant sources` shows it) from the index."""
-    from assistant.chain import make_embeddings, store_location
+    from assistant.assemble import make_embeddings, store_location
     from assistant.sources import remove_source
 
     settings = _settings(ctx)
@@ -175,7 +165,7 @@ def serve_command(ctx: click.Context, host: str | None, port: int | None) -> Non
 
 def _open_or_build(settings: Settings) -> Any:
     """Open the index, building it from the corpus folder first when there is none."""
-    from assistant.chain import open_assistant
+    from assistant.assemble import open_assistant
 
     # No warm-up: one question embeds only its own passages' sentences.
     return open_assistant(
@@ -186,13 +176,100 @@ def _open_or_build(settings: Settings) -> Any:
     )
 
 
-def _register_eval() -> None:
-    from assistant.cli_eval import eval_command
+@cli.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write summary.json, rows.jsonl and report.html into this folder.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["markdown", "json", "jsonl"]),
+    default="markdown",
+    show_default=True,
+    help="stdout: a Markdown summary, the summary as JSON, or one JSON line per row.",
+)
+@click.option(
+    "-k",
+    "top_k",
+    type=click.IntRange(1, 50),
+    help="Passages the answerer reads per question (default: ASSISTANT_TOP_K).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N rows.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 1024),
+    default=256,
+    show_default=True,
+    help="Questions retrieved and answered together (1 = one at a time, as `ask`).",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@click.pass_context
+def eval_command(
+    ctx: click.Context,
+    file: Path,
+    out_dir: Path | None,
+    output_format: str,
+    top_k: int | None,
+    limit: int | None,
+    batch_size: int,
+    no_progress: bool,
+) -> None:
+    """Run the questions in FILE through the assistant and report how well it did.
 
-    cli.add_command(eval_command)
+    FILE is JSONL or CSV with a `question` column and optional `answers`, `evidence`,
+    `source` and `unanswerable`, or a SQuAD v1.1/v2.0 .json (or .zip), whose paragraphs are
+    indexed into a collection of their own (the index of your documents is not touched).
+    """
+    from assistant.evaluate.inputs import read_eval_file
+    from assistant.evaluate.report import markdown_summary, write_outputs
+    from assistant.evaluate.run import evaluate
 
-
-_register_eval()
+    settings = _settings(ctx)
+    if top_k is not None and top_k > settings.fetch_k:
+        settings = settings.with_overrides(fetch_k=top_k)
+    try:
+        data = read_eval_file(file)
+        for warning in data.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        run = evaluate(
+            data,
+            settings,
+            k=top_k,
+            limit=limit,
+            batch_size=batch_size,
+            progress=not no_progress,
+            notify=lambda message: click.echo(message, err=True),
+        )
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if out_dir is not None:
+        try:
+            paths = write_outputs(run, out_dir)
+        except OSError as exc:
+            raise click.ClickException(f"Cannot write the results to {out_dir}/: {exc}") from exc
+        click.echo(f"Wrote {', '.join(str(p) for p in paths.values())}", err=True)
+    if output_format == "json":
+        click.echo(json.dumps(run.summary, indent=2, ensure_ascii=False))
+    elif output_format == "jsonl":
+        for row in run.rows:
+            click.echo(json.dumps(row.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(markdown_summary(run.summary, title=f"Evaluation of {file.name}"))
+    seconds = run.summary["seconds"]
+    click.echo(
+        f"{len(run.rows):,} questions in {seconds['total']:.1f} s "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items() if k != 'total')})",
+        err=True,
+    )
+    if run.rows and run.summary["errors"] == len(run.rows):
+        raise click.ClickException(
+            f"Every one of the {len(run.rows)} questions failed; the first error was: "
+            f"{run.rows[0].error}"
+        )
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,3 +75,13 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(20, gt=0, le=1024, description="Largest file the chat accepts")
     host: str = Field("127.0.0.1", description="Address the chat binds to")
     port: int = Field(7860, gt=0, lt=65536, description="Port the chat listens on")
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """These settings with some changed, validated again (settings are frozen).
+
+        Raises:
+            pydantic.ValidationError: an override is not a valid value for its setting.
+        """
+        if not overrides:
+            return self
+        return type(self)(**{**self.model_dump(), **overrides})

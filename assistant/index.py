@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -18,15 +19,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.documents import Document
+from langchain_core.vectorstores import VectorStore
 
 from assistant.embeddings import SentenceEmbeddings
-from assistant.errors import IngestError
-from assistant.ingest import SourceFile, find_files, load_passages
+from assistant.errors import IndexCorruptError, IngestError
+from assistant.ingest.passages import SourceFile, find_files, load_passages
 from assistant.store import (
     StoreLocation,
     collection_name,
-    forget_client,
+    count_passages,
+    delete_collection,
+    delete_ids,
+    ids_where_in,
     open_store,
+    values_where_in,
     write_manifest,
 )
 
@@ -40,6 +46,9 @@ _KEY_ENCODER: Literal["sha256"] = "sha256"
 _BATCH_SIZE = 512
 #: The record manager groups passages by this key: one group per file.
 SOURCE_ID_KEY = "doc_key"
+#: Open record managers by (namespace, records file), with the file's identity when opened.
+_MANAGERS: dict[tuple[str, str], tuple[Any, tuple[int, int] | None]] = {}
+_MANAGERS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -133,16 +142,42 @@ def index_documents(
 
 
 def open_record_manager(location: StoreLocation, embeddings: SentenceEmbeddings) -> Any:
-    """Open (and create if needed) the SQL record manager beside the store."""
+    """Open (and create if needed) the SQL record manager beside the store.
+
+    One manager, and so one database engine, per records file and namespace while that file
+    lives: an engine per call would open a new connection pool each time. A file deleted or
+    replaced since (``--rebuild``, perhaps by another process) gets a new manager.
+    """
     from langchain_classic.indexes import SQLRecordManager
 
     location.index_dir.mkdir(parents=True, exist_ok=True)
-    records = SQLRecordManager(
-        record_namespace(location, embeddings),
-        db_url=f"sqlite:///{location.records_path.resolve()}",
-    )
-    records.create_schema()
-    return records
+    path = location.records_path.resolve()
+    namespace = record_namespace(location, embeddings)
+    with _MANAGERS_LOCK:
+        cached = _MANAGERS.get((namespace, str(path)))
+        if cached is not None and _file_identity(path) == cached[1]:
+            return cached[0]
+        if cached is not None:
+            cached[0].engine.dispose()
+        records = SQLRecordManager(namespace, db_url=f"sqlite:///{path}")
+        records.create_schema()
+        _MANAGERS[(namespace, str(path))] = (records, _file_identity(path))
+        return records
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _forget_record_managers(path: Path) -> None:
+    """Close the engines of a records file that is about to be deleted."""
+    with _MANAGERS_LOCK:
+        for key in [key for key in _MANAGERS if key[1] == str(path.resolve())]:
+            _MANAGERS.pop(key)[0].engine.dispose()
 
 
 def record_namespace(location: StoreLocation, embeddings: SentenceEmbeddings) -> str:
@@ -150,7 +185,9 @@ def record_namespace(location: StoreLocation, embeddings: SentenceEmbeddings) ->
     return f"{location.chroma_url}/{namespace}" if location.chroma_url else namespace
 
 
-def mark_changed(location: StoreLocation, embeddings: SentenceEmbeddings, store: Any) -> None:
+def mark_changed(
+    location: StoreLocation, embeddings: SentenceEmbeddings, store: VectorStore
+) -> None:
     """Record the model and passage count; its new time tells readers to reload BM25."""
     write_manifest(
         location,
@@ -160,18 +197,26 @@ def mark_changed(location: StoreLocation, embeddings: SentenceEmbeddings, store:
             "passage_precision": "int8" if embeddings.quantized_passages else embeddings.precision,
             "collection": collection_name(location.collection, embeddings),
             "changed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "passages": store._collection.count(),
+            "passages": count_passages(store),
         },
     )
 
 
 def remove_index(location: StoreLocation, embeddings: SentenceEmbeddings) -> None:
-    """Delete the store and its records (on a server: this model's collection)."""
-    if location.chroma_url:
-        store = open_store(location, embeddings, create=True)
-        store.delete_collection()
-    forget_client(location)
-    for target in (location.chroma_dir, location.records_path, location.manifest_path):
+    """Delete this model's collection and its records (the way out of a damaged index).
+
+    The collection is deleted through Chroma (embedded or on a server); only an embedded
+    store too damaged to open is deleted as a folder.
+    """
+    targets = [location.records_path, location.manifest_path]
+    try:
+        delete_collection(location, embeddings)
+    except IndexCorruptError:
+        if location.chroma_url:
+            raise
+        targets.append(location.chroma_dir)
+    _forget_record_managers(location.records_path)
+    for target in targets:
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
@@ -187,13 +232,10 @@ def delete_keys(
         return 0
     store = open_store(location, embeddings)
     records = open_record_manager(location, embeddings)
-    where: Any = {SOURCE_ID_KEY: {"$in": doc_keys}}
-    found = store.get(where=where, include=[])
-    ids = list(found["ids"])
+    ids = ids_where_in(store, SOURCE_ID_KEY, doc_keys)
     # Records may know passages the store lost (a run killed midway): drop those too.
     recorded = records.list_keys(group_ids=doc_keys)
-    if ids:
-        store.delete(ids=ids)
+    delete_ids(store, ids)
     if recorded or ids:
         records.delete_keys(list(set(recorded) | set(ids)))
     mark_changed(location, embeddings, store)
@@ -204,10 +246,7 @@ def _delete_missing(
     location: StoreLocation, embeddings: SentenceEmbeddings, folders: set[str], present: set[str]
 ) -> int:
     store = open_store(location, embeddings)
-    where: Any = {"origin": {"$in": sorted(folders)}}
-    indexed = store.get(where=where, include=["metadatas"])
-    gone = {m[SOURCE_ID_KEY] for m in indexed["metadatas"] if m and m.get(SOURCE_ID_KEY)}
-    gone -= present
+    gone = values_where_in(store, "origin", sorted(folders), SOURCE_ID_KEY) - present
     return delete_keys(location, embeddings, sorted(gone))
 
 

@@ -17,10 +17,11 @@ import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, Field
 
 from assistant.embeddings import SentenceEmbeddings
-from assistant.store import StoreLocation, all_passages, manifest_stamp
+from assistant.store import StoreLocation, all_passages, dense_search, manifest_stamp
 from assistant.text import tokenize
 
 #: The usual reciprocal rank fusion constant (Cormack et al., 2009).
@@ -36,7 +37,7 @@ class KeywordIndex:
     process changed the index.
     """
 
-    def __init__(self, store: Any, location: StoreLocation | None = None) -> None:
+    def __init__(self, store: VectorStore, location: StoreLocation | None = None) -> None:
         self.store = store
         self.location = location
         self._lock = threading.Lock()
@@ -116,7 +117,7 @@ class HybridRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: Any
+    store: VectorStore
     embeddings: SentenceEmbeddings
     keywords: KeywordIndex
     k: int = Field(4, gt=0)
@@ -148,15 +149,7 @@ class HybridRetriever(BaseRetriever):
         total = len(self.keywords)
         if total == 0:
             return [[] for _ in range(len(vectors))]
-        result = self.store._collection.query(
-            query_embeddings=vectors.tolist(),
-            n_results=min(self.fetch_k, total),
-            include=["distances"],
-        )
-        return [
-            [(doc_id, 1.0 - float(distance)) for doc_id, distance in zip(ids, dists, strict=True)]
-            for ids, dists in zip(result["ids"], result["distances"], strict=True)
-        ]
+        return dense_search(self.store, vectors, min(self.fetch_k, total))
 
     def _fuse(self, query: str, dense: list[tuple[str, float]], k: int) -> list[Ranked]:
         keywords = self.keywords

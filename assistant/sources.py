@@ -11,7 +11,7 @@ from typing import Any
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import AssistantError
 from assistant.index import SOURCE_ID_KEY, delete_keys, record_namespace
-from assistant.store import StoreLocation, open_store
+from assistant.store import StoreLocation, open_store, passage_metadatas
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,9 @@ class SourceInfo:
 def list_sources(location: StoreLocation, embeddings: SentenceEmbeddings) -> list[SourceInfo]:
     """List the indexed documents with their passage counts and when they were indexed."""
     store = open_store(location, embeddings)
-    found = store.get(include=["metadatas"])
     counts: dict[str, int] = {}
     first: dict[str, dict[str, Any]] = {}
-    for meta in found["metadatas"]:
-        meta = meta or {}
+    for meta in passage_metadatas(store):
         key = str(meta.get(SOURCE_ID_KEY) or meta.get("source", ""))
         counts[key] = counts.get(key, 0) + 1
         first.setdefault(key, meta)

@@ -1,15 +1,24 @@
-"""Open the Chroma store (embedded under ``index/`` or a server) and read passages back."""
+"""The Chroma store (embedded under ``index/`` or a server): opening it, and every use of
+Chroma's own API, behind named functions.
+
+Everything else sees a LangChain ``VectorStore``; swapping Chroma for another store means
+rewriting this module (and the record manager's table in :mod:`assistant.sources`).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
+from langchain_core.vectorstores import VectorStore
 
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import ConfigError, IndexCorruptError, IndexMissingError
@@ -60,7 +69,6 @@ def open_store(
     try:
         existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     except Exception as exc:  # noqa: BLE001 - chromadb raises many types for a broken store
-        forget_client(location)
         raise IndexCorruptError(_corrupt_message(location, exc)) from exc
     if name not in existing and not create:
         raise IndexMissingError(
@@ -87,10 +95,10 @@ def open_store(
     return store
 
 
-def all_passages(store: Chroma) -> list[Document]:
+def all_passages(store: VectorStore) -> list[Document]:
     """Read every passage of the collection, with its Chroma id, in a stable order."""
     try:
-        result = store.get(include=["documents", "metadatas"])
+        result = _chroma(store).get(include=["documents", "metadatas"])
     except Exception as exc:  # noqa: BLE001
         raise IndexCorruptError(
             f"The index cannot be read ({exc}); rebuild it with `assistant index --rebuild`."
@@ -133,6 +141,74 @@ def write_manifest(location: StoreLocation, manifest: dict[str, Any]) -> None:
     tmp.replace(location.manifest_path)
 
 
+def count_passages(store: VectorStore) -> int:
+    """How many passages the collection holds."""
+    return int(_chroma(store)._collection.count())
+
+
+def passage_metadatas(store: VectorStore) -> list[dict[str, Any]]:
+    """Every passage's metadata (no texts, no vectors)."""
+    found = _chroma(store).get(include=["metadatas"])
+    return [dict(meta or {}) for meta in found["metadatas"]]
+
+
+def dense_search(store: VectorStore, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    """The ``k`` nearest passages to each vector: (id, cosine similarity), best first.
+
+    One Chroma query for all vectors (evaluation asks hundreds at once); LangChain's
+    ``similarity_search_by_vector`` would take one round trip per vector.
+    """
+    result = _chroma(store)._collection.query(
+        query_embeddings=vectors.tolist(), n_results=k, include=["distances"]
+    )
+    distances = result["distances"] or []
+    return [
+        [(doc_id, 1.0 - float(distance)) for doc_id, distance in zip(ids, dists, strict=True)]
+        for ids, dists in zip(result["ids"], distances, strict=True)
+    ]
+
+
+def ids_where_in(store: VectorStore, field: str, values: Sequence[str]) -> list[str]:
+    """Ids of the passages whose metadata ``field`` is one of ``values``."""
+    if not values:
+        return []
+    where: Any = {field: {"$in": list(values)}}
+    return list(_chroma(store).get(where=where, include=[])["ids"])
+
+
+def values_where_in(store: VectorStore, field: str, values: Sequence[str], wanted: str) -> set[str]:
+    """The distinct ``wanted`` metadata values of passages whose ``field`` is in ``values``."""
+    if not values:
+        return set()
+    where: Any = {field: {"$in": list(values)}}
+    found = _chroma(store).get(where=where, include=["metadatas"])
+    return {str(m[wanted]) for m in found["metadatas"] if m and m.get(wanted)}
+
+
+def delete_ids(store: VectorStore, ids: Iterable[str]) -> None:
+    """Delete passages by id."""
+    ids = list(ids)
+    if ids:
+        store.delete(ids=ids)
+
+
+def delete_collection(location: StoreLocation, embeddings: SentenceEmbeddings) -> None:
+    """Delete this model's collection, if it exists (on a server, or in the folder)."""
+    if not location.chroma_url and not location.chroma_dir.exists():
+        return
+    client = _client(location, create=True)
+    name = collection_name(location.collection, embeddings)
+    existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    if name in existing:
+        client.delete_collection(name)
+
+
+def _chroma(store: VectorStore) -> Chroma:
+    if not isinstance(store, Chroma):
+        raise TypeError(f"this operation needs a Chroma store, not {type(store).__name__}")
+    return store
+
+
 def _client(location: StoreLocation, *, create: bool) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -147,11 +223,10 @@ def _client(location: StoreLocation, *, create: bool) -> Any:
                 f"ASSISTANT_CHROMA_URL={location.chroma_url!r} is not a URL like http://HOST:PORT"
             )
         try:
-            return chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
+            return _http_client(
+                url.hostname,
+                url.port or (443 if url.scheme == "https" else 8000),
+                url.scheme == "https",
             )
         except Exception as exc:  # noqa: BLE001
             raise ConfigError(
@@ -166,20 +241,19 @@ def _client(location: StoreLocation, *, create: bool) -> Any:
     try:
         return chromadb.PersistentClient(path=str(location.chroma_dir), settings=chroma_settings)
     except Exception as exc:  # noqa: BLE001
-        forget_client(location)
         raise IndexCorruptError(_corrupt_message(location, exc)) from exc
 
 
-def forget_client(location: StoreLocation) -> None:
-    """Drop chromadb's per-process cached client for this folder.
+@functools.lru_cache(maxsize=8)
+def _http_client(host: str, port: int, ssl: bool) -> Any:
+    """One HTTP client per server for the life of the process: each new one opens a new
+    connection pool and asks the server for its version and identity."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
 
-    chromadb keeps one system per path for the life of the process; after the folder was
-    deleted or found broken, reusing it would fail, so the next open must start afresh.
-    """
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    SharedSystemClient._identifier_to_system.pop(str(location.chroma_dir), None)
-    SharedSystemClient._identifier_to_refcount.pop(str(location.chroma_dir), None)
+    return chromadb.HttpClient(
+        host=host, port=port, ssl=ssl, settings=ChromaSettings(anonymized_telemetry=False)
+    )
 
 
 def _corrupt_message(location: StoreLocation, exc: BaseException) -> str:

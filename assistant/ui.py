@@ -6,19 +6,18 @@ Answers come from the chain, documents from the indexer; HTML comes from ``ui_fo
 from __future__ import annotations
 
 import html
-import shutil
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.chain import Assistant
+from assistant.assemble import Assistant
 from assistant.errors import AssistantError
-from assistant.index import index_paths
-from assistant.loaders import SUPPORTED_SUFFIXES
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.sources import list_sources, remove_source
 from assistant.ui_format import WORKING, format_answer, split_answer
+from assistant.uploads import add_uploads, forget_upload
 
 EXAMPLES = [
     "What is Plan T?",
@@ -74,7 +73,6 @@ def build(assistant: Assistant) -> Any:
     import gradio as gr
 
     settings = assistant.settings
-    uploads = settings.index_dir / "uploads"
 
     def respond(
         question: str,
@@ -125,8 +123,20 @@ def build(assistant: Assistant) -> Any:
         return gr.update(choices=choices, value=None)
 
     def upload(files: list[str] | None, progress: Any = gr.Progress()) -> tuple[str, Any, Any]:
-        status = _index_uploads(assistant, files or [], uploads, progress)
-        return status, documents_table(), removable()
+        names = [Path(f) for f in files or []]
+        results = add_uploads(
+            names,
+            location=assistant.location,
+            embeddings=assistant.embeddings,
+            max_mb=settings.max_upload_mb,
+            on_file=lambda i, name: progress(i / max(len(names), 1), desc=f"Indexing {name}"),
+        )
+        progress(1.0, desc="Done")
+        lines = [
+            f"{'✓' if r.ok else '✗'} {html.escape(r.name)}: {html.escape(r.message)}"
+            for r in results
+        ]
+        return "\n\n".join(lines) or "No files received.", documents_table(), removable()
 
     def remove(key: str | None) -> tuple[str, Any, Any]:
         if not key:
@@ -135,11 +145,9 @@ def build(assistant: Assistant) -> Any:
             removed = remove_source(assistant.location, assistant.embeddings, key)
         except AssistantError as exc:
             return html.escape(str(exc)), documents_table(), removable()
-        copy = Path(key)
-        if copy.parent == uploads.resolve() and copy.exists():
-            copy.unlink()  # else re-indexing the uploads folder would bring it back
+        forget_upload(assistant.location, key)
         return (
-            f"Removed {html.escape(copy.name)} ({removed} passages).",
+            f"Removed {html.escape(Path(key).name)} ({removed} passages).",
             documents_table(),
             removable(),
         )
@@ -218,52 +226,6 @@ def build(assistant: Assistant) -> Any:
         demo.load(removable, None, to_remove, api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return demo
-
-
-def _index_uploads(assistant: Assistant, files: list[str], uploads: Path, progress: Any) -> str:
-    """Copy the uploaded files into the index's uploads folder and index them one by one."""
-    settings = assistant.settings
-    limit = settings.max_upload_mb * 1024 * 1024
-    lines: list[str] = []
-    uploads.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(files):
-        path = Path(name)
-        shown = html.escape(path.name)
-        progress(i / max(len(files), 1), desc=f"Indexing {path.name}")
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            lines.append(
-                f"✗ {shown}: {path.suffix or 'no'} files are not supported "
-                f"(supported: {', '.join(SUPPORTED_SUFFIXES)})."
-            )
-            continue
-        if path.stat().st_size > limit:
-            lines.append(
-                f"✗ {shown}: larger than the {settings.max_upload_mb} MB limit "
-                "(ASSISTANT_MAX_UPLOAD_MB)."
-            )
-            continue
-        target = uploads / path.name
-        shutil.copyfile(path, target)
-        try:
-            report = index_paths(
-                [target],
-                location=assistant.location,
-                embeddings=assistant.embeddings,
-                progress=False,
-            )
-        except AssistantError as exc:
-            lines.append(f"✗ {shown}: {html.escape(str(exc))}")
-            continue
-        if report.failed:
-            target.unlink(missing_ok=True)
-            lines.extend(f"✗ {shown}: {html.escape(f['error'])}" for f in report.failed)
-        else:
-            lines.append(
-                f"✓ {shown}: {report.added} passages added, {report.updated} updated, "
-                f"{report.skipped} unchanged, {report.deleted} removed."
-            )
-    progress(1.0, desc="Done")
-    return "\n\n".join(lines) or "No files received."
 
 
 def launch(assistant: Assistant, *, prevent_thread_lock: bool = False) -> Any:

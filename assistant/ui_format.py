@@ -11,11 +11,10 @@ import html
 import itertools
 import re
 
-from assistant.answer import Answer, Citation
+from assistant.answer.markers import MARKER, cited_sentences
+from assistant.answer.types import Answer, Citation
 
 _message_ids = itertools.count(1)
-_MARKER = re.compile(r"\[(\d+)\]")
-_SENTENCE_WITH_MARKER = re.compile(r".+?\[\d+\](?=\s|$)", re.DOTALL)
 
 #: Shown while the answer is being prepared.
 WORKING = '<div class="working" role="status">Searching the documents…</div>'
@@ -46,7 +45,7 @@ def format_answer(
 
 def split_answer(text: str) -> list[str]:
     """Cut an answer into its sentences, each ending with its own ``[n]`` marker."""
-    return [m.group().strip() for m in _SENTENCE_WITH_MARKER.finditer(text)] or [text]
+    return [piece.marked for piece in cited_sentences(text)] or [text]
 
 
 def _link_marker(escaped_sentence: str, uid: int, answer: Answer) -> str:
@@ -61,14 +60,11 @@ def _link_marker(escaped_sentence: str, uid: int, answer: Answer) -> str:
             f'aria-label="Source {n}: {preview}">[{n}]</a>'
         )
 
-    return _MARKER.sub(link, escaped_sentence)
+    return MARKER.sub(link, escaped_sentence)
 
 
 def _where(c: Citation) -> str:
-    where = [c.title, c.section, f"paragraph {c.paragraph}"]
-    if c.page:
-        where.append(f"page {c.page}")
-    return " · ".join(w for w in where if w)
+    return " · ".join(c.where())
 
 
 def _format_citation(c: Citation, uid: int, answer: Answer, show_scores: bool) -> str:

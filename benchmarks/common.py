@@ -12,7 +12,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.chain import Assistant, make_embeddings, open_assistant, store_location  # noqa: E402
+from assistant.assemble import Assistant, make_embeddings, open_assistant, store_location  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.index import index_paths  # noqa: E402
 

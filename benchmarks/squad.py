@@ -35,11 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 from tqdm import tqdm  # noqa: E402
 
-from assistant import metrics  # noqa: E402
-from assistant.chain import make_embeddings  # noqa: E402
+from assistant.assemble import make_embeddings  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.eval_inputs import EvalQuestion, open_squad_assistant, read_eval_file  # noqa: E402
-from assistant.evaluate import is_gold, run_rows, summarize  # noqa: E402
+from assistant.evaluate import metrics  # noqa: E402
+from assistant.evaluate.inputs import EvalQuestion, read_eval_file  # noqa: E402
+from assistant.evaluate.run import run_rows  # noqa: E402
+from assistant.evaluate.scoring import is_gold, summarize  # noqa: E402
+from assistant.evaluate.squad import open_squad_assistant  # noqa: E402
 
 SQUAD = Path(os.environ.get("SQUAD_DIR", ROOT.parent / "shared" / "data" / "squad"))
 V11 = SQUAD / "dev-v1.1.json.zip"

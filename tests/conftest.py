@@ -50,7 +50,7 @@ def settings_factory(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def article_assistant(settings_factory, embeddings):
     """The assistant over the bundled article, indexed once into a temporary folder."""
-    from assistant.chain import open_assistant
+    from assistant.assemble import open_assistant
 
     settings = settings_factory()
     return open_assistant(settings, embeddings=embeddings, build_if_missing=True)

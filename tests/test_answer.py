@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from assistant.answer import REFUSAL
+from assistant.answer.types import REFUSAL
 
 
 def test_plan_t_is_answered_from_the_passage_that_defines_it(article_assistant):

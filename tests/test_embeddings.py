@@ -42,8 +42,9 @@ def test_the_graph_run_keeps_layer_norms_unfused(embeddings, precision, tmp_path
     # the export nor ONNX Runtime's load-time optimizer may fuse them.
     import onnx
 
-    from assistant.embeddings import open_session, resolve_model_folder
-    from assistant.onnx_export import ensure_int8, ensure_onnx
+    from assistant.embeddings.export import ensure_int8, ensure_onnx
+    from assistant.embeddings.onnx_runner import open_session
+    from assistant.embeddings.runners import resolve_model_folder
 
     folder = resolve_model_folder(embeddings.model_name)
     ensure = ensure_onnx if precision == "fp32" else ensure_int8

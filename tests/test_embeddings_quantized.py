@@ -105,8 +105,8 @@ def test_int8_retrieval_agrees_with_fp32_on_the_dev_questions(int8, paragraphs):
 def test_the_int8_model_is_built_once_beside_the_export(int8):
     import onnx
 
-    from assistant.embeddings import resolve_model_folder
-    from assistant.onnx_export import ensure_int8, fp32_products, int8_path, onnx_path
+    from assistant.embeddings.export import ensure_int8, fp32_products, int8_path, onnx_path
+    from assistant.embeddings.runners import resolve_model_folder
 
     folder = resolve_model_folder(int8.model_name)
     path = ensure_int8(folder, int8.cache_dir)

@@ -12,17 +12,19 @@ import pytest
 from click.testing import CliRunner
 from langchain_core.documents import Document
 
-from assistant import metrics
-from assistant.cli_eval import eval_command
-from assistant.eval_inputs import (
+from assistant.answer.markers import cited_sentences, strip_markers
+from assistant.cli import cli
+from assistant.evaluate import metrics
+from assistant.evaluate.inputs import (
     EvalInput,
     EvalInputError,
     EvalQuestion,
-    open_squad_assistant,
     read_eval_file,
 )
-from assistant.evaluate import EvalRow, EvalRun, is_gold, run_rows, score_row, summarize
-from assistant.report import markdown_summary, worst_rows, write_outputs
+from assistant.evaluate.report import markdown_summary, worst_rows, write_outputs
+from assistant.evaluate.run import EvalRun, run_rows
+from assistant.evaluate.scoring import EvalRow, is_gold, score_row, summarize
+from assistant.evaluate.squad import open_squad_assistant
 
 from .conftest import CORPUS, DATA
 
@@ -80,14 +82,11 @@ def test_ranks_hits_and_reciprocal_rank():
 
 def test_citation_markers_sentences_and_support():
     answer = "Plan T links pressures. [1] It began in 2004. [2] An uncited tail."
-    assert (
-        metrics.strip_citations(answer)
-        == "Plan T links pressures. It began in 2004. An uncited tail."
-    )
-    assert metrics.cited_sentences(answer) == [
-        ("Plan T links pressures.", [1]),
-        ("It began in 2004.", [2]),
-        ("An uncited tail.", []),
+    assert strip_markers(answer) == "Plan T links pressures. It began in 2004. An uncited tail."
+    assert [(p.sentence, p.numbers, p.marked) for p in cited_sentences(answer)] == [
+        ("Plan T links pressures.", [1], "Plan T links pressures. [1]"),
+        ("It began in 2004.", [2], "It began in 2004. [2]"),
+        ("An uncited tail.", [], "An uncited tail."),
     ]
     passages = {1: "Here Plan T links pressures. More.", 2: "The war began in 2004 or so."}
     # 1 supported verbatim; 2's quote is not verbatim in passage 2; the tail cites nothing
@@ -434,11 +433,11 @@ def test_cli_turns_input_errors_into_messages(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     result = CliRunner().invoke(
-        eval_command, [str(empty)], env={"ASSISTANT_INDEX_DIR": str(tmp_path)}
+        cli, ["eval", str(empty)], env={"ASSISTANT_INDEX_DIR": str(tmp_path)}
     )
     assert result.exit_code == 1
     assert "Error: empty.jsonl is empty" in result.stderr and "Traceback" not in result.output
-    missing = CliRunner().invoke(eval_command, [str(tmp_path / "nope.jsonl")])
+    missing = CliRunner().invoke(cli, ["eval", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
 
 
@@ -522,7 +521,7 @@ def test_worst_rows_put_errors_first_and_leave_out_rows_that_went_right():
 
 def run_cli(args: list[str], index_dir: Path):
     env = {"ASSISTANT_INDEX_DIR": str(index_dir), "ASSISTANT_CORPUS_DIR": str(CORPUS)}
-    return CliRunner().invoke(eval_command, args, env=env, catch_exceptions=False)
+    return CliRunner().invoke(cli, ["eval", *args], env=env, catch_exceptions=False)
 
 
 @pytest.mark.slow

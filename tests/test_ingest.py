@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import IngestError
-from assistant.ingest import SourceFile, find_files, load_passages, split_passages
-from assistant.loaders import load_document
+from assistant.ingest.loaders import load_document
+from assistant.ingest.passages import SourceFile, find_files, load_passages, split_passages
 
 from .conftest import ARTICLE, CORPUS
 

@@ -4,8 +4,8 @@ verifying its reply); the passages, embeddings and support scoring are real."""
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from assistant.answer.llm import LLMAnswerer, make_chat_model
 from assistant.errors import ConfigError
-from assistant.llm_answer import LLMAnswerer, make_chat_model
 from assistant.prompts import load
 
 

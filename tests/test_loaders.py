@@ -1,4 +1,4 @@
-"""assistant.loaders on real files of every supported format, written here into tmp_path."""
+"""assistant.ingest.loaders on real files of every supported format, written here into tmp_path."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from fpdf import FPDF
 
 from assistant.errors import IngestError
-from assistant.loaders import SUPPORTED_SUFFIXES, LoadedDocument, Page, load_document
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadedDocument, Page, load_document
 
 LONG = (
     "The Danube flows through ten countries, more than any other river in the world. "
@@ -221,7 +221,7 @@ def test_pdf_without_metadata_title(tmp_path):
 
 
 def test_pdf_blank_lines_and_hyphenation():
-    from assistant.loaders import _pdf_page_text
+    from assistant.ingest.loaders import _pdf_page_text
 
     assert _pdf_page_text("A first line\nand a second\n\nNew para-\ngraph here\n") == (
         "A first line and a second\n\nNew paragraph here"

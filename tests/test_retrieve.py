@@ -1,4 +1,4 @@
-from assistant.chain import open_assistant
+from assistant.assemble import open_assistant
 from assistant.index import index_paths
 
 

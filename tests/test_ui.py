@@ -1,4 +1,4 @@
-from assistant.answer import Answer, Citation
+from assistant.answer.types import Answer, Citation
 from assistant.ui_format import format_answer
 
 

@@ -123,13 +123,7 @@ def load_document(path: Path) -> LoadedDocument:
         raise _error(path, "it is a folder, not a file.", "Give the path of a document.")
     if not path.is_file():
         raise _error(path, "it does not exist.", "Check the name and location of the file.")
-    if suffix not in SUPPORTED_SUFFIXES:
-        kind = f"“{suffix}” files are" if suffix else "files without an extension are"
-        raise _error(
-            path,
-            f"{kind} not supported (supported: {_SUPPORTED_LIST}).",
-            "Save or convert the document to one of those formats and add it again.",
-        )
+    check_supported(path)
     raw = _read_bytes(path)
     if not raw.strip():
         raise _error(path, "it is empty; there is nothing to index.", "Check it is the right file.")
@@ -140,6 +134,22 @@ def load_document(path: Path) -> LoadedDocument:
             path, "it contains no text; there is nothing to index.", "Check it is the right file."
         )
     return document
+
+
+def check_supported(path: Path) -> None:
+    """Raise a message naming the supported formats unless ``path`` has one of them.
+
+    Raises:
+        IngestError: the file's extension is not one of :data:`SUPPORTED_SUFFIXES`.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        kind = f"“{suffix}” files are" if suffix else "files without an extension are"
+        raise _error(
+            path,
+            f"{kind} not supported (supported: {_SUPPORTED_LIST}).",
+            "Save or convert the document to one of those formats and add it again.",
+        )
 
 
 def _error(path: Path, problem: str, fix: str) -> IngestError:

@@ -15,22 +15,24 @@ Two files are prepared, both from the local model folder only (nothing is downlo
   int8 hurts most, which stay fp32.
 
 Both need ``torch``, ``transformers`` and ``onnx`` to build, which are imported here and nowhere
-on the question path. Run ``python -m assistant.onnx_export`` to prepare them ahead of time
+on the question path. Run ``python -m assistant.embeddings.export`` to prepare them ahead of time
 (``make install`` does).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 import logging
 import os
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from assistant.embeddings.runners import offline_environment, read_json
 
 _OPSET = 17
 
@@ -103,6 +105,7 @@ def _ensure(target: Path, build: Callable[[Path], None], message: str) -> Path:
 
 
 def _export(folder: Path, destination: Path) -> None:
+    offline_environment()
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -168,10 +171,7 @@ def quantize(fused: Path, destination: Path) -> None:
             "with benchmarks/index_throughput.py, or set ASSISTANT_EMBEDDING_PRECISION=fp32.",
             file=sys.stderr,
         )
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # it advises "pre-processing" meant for CNNs, on root
-    try:
+    with _without_preprocessing_advice():
         quantize_dynamic(
             str(fused),
             str(destination),
@@ -188,8 +188,24 @@ def quantize(fused: Path, destination: Path) -> None:
                 "DefaultTensorType": onnx.TensorProto.FLOAT,
             },
         )
+
+
+class _DropPreprocessingAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_preprocessing_advice() -> Iterator[None]:
+    """Hide the quantizer's advice to pre-process (meant for CNNs), which it logs on the root
+    logger, and only that message: other warnings and the root logger's level are untouched."""
+    advice = _DropPreprocessingAdvice()
+    root = logging.getLogger()
+    root.addFilter(advice)
+    try:
+        yield
     finally:
-        root.setLevel(level)
+        root.removeFilter(advice)
 
 
 def _fuse(folder: Path, source: Path, destination: Path) -> bool:
@@ -198,7 +214,7 @@ def _fuse(folder: Path, source: Path, destination: Path) -> bool:
         from onnxruntime.transformers.fusion_options import FusionOptions
         from onnxruntime.transformers.optimizer import optimize_model
 
-        config = _read_json(folder / "config.json")
+        config = read_json(folder / "config.json")
         fusions = FusionOptions("bert")
         fusions.enable_skip_layer_norm = False  # see UNFUSED_AT_LOAD
         optimized = optimize_model(
@@ -241,16 +257,9 @@ def fp32_products(model: Any) -> list[str]:
     return attention_outputs[:_KEEP_ATTENTION_OUTPUTS] + ffn_outputs[:_KEEP_FFN_OUTPUTS]
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return {}
-
-
 def main() -> None:
     from assistant.config import Settings
-    from assistant.embeddings import resolve_model_folder
+    from assistant.embeddings.runners import resolve_model_folder
 
     settings = Settings()
     folder = resolve_model_folder(settings.embedding_model)

@@ -16,7 +16,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from assistant.errors import IngestError
-from assistant.loaders import LoadedDocument, Page, load_document
+from assistant.ingest.loaders import LoadedDocument, Page, load_document
 from assistant.text import Span, split_sentences
 
 _BLOCK = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)

@@ -2,8 +2,8 @@
 
 A row has a ``question`` and, where known, ``answers`` (any of them counts), ``evidence``
 (text that stands in the gold passage), ``source`` (the gold document) and ``unanswerable``.
-A SQuAD file also brings its paragraphs, which are indexed into a collection of their own;
-each question's gold passage is then its own paragraph.
+A SQuAD file also brings its paragraphs (``EvalInput.passages``; :mod:`assistant.evaluate.squad`
+indexes them into a collection of their own); each question's gold passage is its own paragraph.
 
 Problems with single rows (a malformed JSONL line, an empty question, an unknown column) are
 collected as warnings (``EvalInput.warnings``) with their line numbers and the other rows are
@@ -20,19 +20,11 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.documents import Document
 
 from assistant.errors import AssistantError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-    from assistant.chain import Assistant
-    from assistant.config import Settings
-    from assistant.embeddings import SentenceEmbeddings
-    from assistant.index import IndexReport
 
 KNOWN_COLUMNS = frozenset({"question", "answers", "evidence", "source", "unanswerable", "id"})
 _SQUAD_LAYOUT = 2
@@ -186,43 +178,6 @@ def read_squad(path: Path, *, text: str | None = None) -> EvalInput:
         raise EvalInputError(f"{path.name} holds no SQuAD questions.")
     version = str(data.get("version", "")).lstrip("v") or "?"
     return EvalInput(path, f"squad-{version}", questions, [], passages, digest.hexdigest()[:16])
-
-
-def squad_location(settings: Settings, data: EvalInput) -> Settings:
-    """Settings pointing at the SQuAD file's own collection, beside (never in) the user's index.
-
-    ``<index_dir>/eval/squad-<digest of the paragraphs>/``: an embedded store of its own, so
-    neither the user's collection, records nor manifest are touched, and a re-run (or the same
-    paragraphs in another file) finds it already built.
-    """
-    if data.digest is None:
-        raise ValueError("not a SQuAD input")
-    folder = settings.index_dir / "eval" / f"squad-{data.digest}"
-    return type(settings)(
-        **{**settings.model_dump(), "index_dir": folder, "collection": "squad", "chroma_url": None}
-    )
-
-
-def open_squad_assistant(
-    settings: Settings,
-    data: EvalInput,
-    *,
-    embeddings: SentenceEmbeddings | None = None,
-    progress: Callable[[Sequence[Document]], Any] | None = None,
-) -> tuple[Assistant, IndexReport]:
-    """Index the SQuAD paragraphs (incrementally: unchanged ones are skipped) and open them."""
-    from assistant.chain import make_embeddings, open_assistant
-    from assistant.index import index_documents
-    from assistant.store import StoreLocation
-
-    squad_settings = squad_location(settings, data)
-    embeddings = embeddings or make_embeddings(settings)
-    location = StoreLocation(squad_settings.index_dir, squad_settings.collection)
-    passages = data.passages or []
-    report = index_documents(
-        progress(passages) if progress else passages, location=location, embeddings=embeddings
-    )
-    return open_assistant(squad_settings, embeddings=embeddings), report
 
 
 def _read_text(path: Path) -> str:

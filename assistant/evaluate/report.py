@@ -13,7 +13,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from assistant.evaluate import METRIC_KEYS, RANK_DEPTH, EvalRow, EvalRun
+from assistant.evaluate.run import EvalRun
+from assistant.evaluate.scoring import METRIC_KEYS, RANK_DEPTH, EvalRow
 
 WORST_ROWS = 20
 

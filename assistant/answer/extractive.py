@@ -1,4 +1,4 @@
-"""Answers with citations: the offline extractive answerer and the types every answerer returns.
+"""The offline extractive answerer: verbatim sentences of the retrieved passages, cited.
 
 The extractive answerer quotes the sentences of the retrieved passages that best answer the
 question, verbatim, each followed by ``[n]`` for the passage it came from. Every sentence is
@@ -13,63 +13,15 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from langchain_core.documents import Document
 
+from assistant.answer.types import Answer, Citation, refusal
 from assistant.embeddings import SentenceEmbeddings
 from assistant.text import Span, split_sentences, tokenize
-
-REFUSAL = "The documents don't cover this question, so I can't answer it from them."
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A passage an answer cites, and the sentence(s) quoted from it."""
-
-    n: int
-    source: str
-    title: str
-    section: str
-    paragraph: int
-    text: str
-    quote: str
-    #: (start, end) offsets of each quoted sentence within ``text``.
-    quote_spans: list[tuple[int, int]] = field(default_factory=list)
-    page: int | None = None
-    score: float = 0.0
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An answer as the CLI, the UI and evaluation see it."""
-
-    question: str
-    text: str
-    refused: bool
-    citations: list[Citation]
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    #: Every passage retrieved (with ``metadata["scores"]``), cited or not.
-    retrieved: list[Document] = field(default_factory=list, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``assistant ask --json``."""
-        citations = []
-        for c in self.citations:
-            item = asdict(c)
-            item["quote_spans"] = [list(span) for span in c.quote_spans]
-            if c.page is None:
-                del item["page"]
-            citations.append(item)
-        return {
-            "question": self.question,
-            "answer": self.text,
-            "refused": self.refused,
-            "citations": citations,
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
 
 
 class TermStatistics(Protocol):
@@ -205,6 +157,16 @@ class ExtractiveAnswerer:
                     self._passages.popitem(last=False)
         return ready
 
+    def best_support(self, claim: str, passage: Document) -> tuple[tuple[int, int], float]:
+        """The sentence of ``passage`` closest in meaning to ``claim``: its (start, end) in
+        the passage, and its cosine similarity (comparable with ``min_relevance``)."""
+        sentences = self.prepare([passage])[passage.page_content]
+        claim_vector = self.embeddings.embed([claim])[0]  # fp32, like a question
+        scores = sentences.vectors @ claim_vector
+        best = int(np.argmax(scores))
+        span = sentences.spans[best]
+        return (span.start, span.end), float(scores[best])
+
     def _term_weights(self, terms: list[str]) -> dict[str, float]:
         # Smoothed inverse document frequency; unseen terms weigh as the rarest.
         stats = self.term_statistics
@@ -217,7 +179,7 @@ class ExtractiveAnswerer:
         self, question: str, passages: list[Document], candidates: list[_Candidate]
     ) -> Answer:
         if not candidates or candidates[0].score < self.min_relevance:
-            return Answer(question, REFUSAL, True, [], retrieved=passages)
+            return refusal(question, passages)
         floor = max(self.min_relevance, candidates[0].score - self.margin)
         chosen = [c for c in candidates if c.score >= floor][: self.max_sentences]
         numbers: dict[int, int] = {}
@@ -228,24 +190,12 @@ class ExtractiveAnswerer:
             quoted.setdefault(c.passage_rank, []).append(c)
             parts.append(f"{c.sentence.text} [{n}]")
         citations = [
-            _citation(n, passages[rank], sorted(quoted[rank], key=lambda c: c.sentence.start))
+            Citation.from_passage(
+                n,
+                passages[rank],
+                [(c.sentence.start, c.sentence.end) for c in quoted[rank]],
+                score=max(c.score for c in quoted[rank]),
+            )
             for rank, n in numbers.items()
         ]
         return Answer(question, " ".join(parts), False, citations, retrieved=passages)
-
-
-def _citation(n: int, passage: Document, quoted: list[_Candidate]) -> Citation:
-    meta = passage.metadata
-    page = meta.get("page")
-    return Citation(
-        n=n,
-        source=str(meta.get("source", "")),
-        title=str(meta.get("title", "")),
-        section=str(meta.get("section", "")),
-        paragraph=int(meta.get("paragraph", 0)),
-        text=passage.page_content,
-        quote=" ".join(c.sentence.text for c in quoted),
-        quote_spans=[(c.sentence.start, c.sentence.end) for c in quoted],
-        page=int(page) if page is not None else None,
-        score=round(max(c.score for c in quoted), 4),
-    )

@@ -10,24 +10,20 @@ nothing survives, or the model says the passages don't cover the question, it re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answer import REFUSAL, Answer, Citation, ExtractiveAnswerer
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.markers import markers_after_stops, trailing_markers
+from assistant.answer.types import Answer, Citation, refusal
 from assistant.errors import ConfigError
 from assistant.prompts import load
 from assistant.text import split_sentences
 
 NOT_COVERED = "NOT_IN_DOCUMENTS"
-_MARKERS = re.compile(r"\s*((?:\[\d+\]\s*)+)[.!?]?\s*$")
-_NUMBER = re.compile(r"\d+")
-# "It failed. [1]" → "It failed [1]." so that the marker stays with its sentence.
-_MARKER_AFTER_STOP = re.compile(r"([.!?])\s*((?:\[\d+\]\s*)+)")
 
 
 def make_chat_model(spec: str, *, base_url: str | None = None) -> BaseChatModel:
@@ -98,16 +94,14 @@ class LLMAnswerer:
 
     def _verify(self, question: str, passages: list[Document], reply: str) -> Answer:
         if not passages or NOT_COVERED in reply:
-            return Answer(question, REFUSAL, True, [], retrieved=passages)
+            return refusal(question, passages)
         kept: list[tuple[str, list[int]]] = []
-        reply = _MARKER_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)} ", reply)
-        for sentence in split_sentences(reply.strip()):
-            found = _MARKERS.search(sentence.text)
-            if not found:
+        for sentence in split_sentences(markers_after_stops(reply).strip()):
+            found = trailing_markers(sentence.text)
+            if found is None:
                 continue  # an uncited sentence is not shown
-            cited = [int(n) - 1 for n in _NUMBER.findall(found.group(1))]
-            cited = [i for i in dict.fromkeys(cited) if 0 <= i < len(passages)]
-            claim = sentence.text[: found.start()].strip()
+            claim, marked = found
+            cited = [i for i in dict.fromkeys(n - 1 for n in marked) if 0 <= i < len(passages)]
             if claim and claim[-1] not in ".!?":
                 claim += "."
             if claim and cited:
@@ -118,7 +112,7 @@ class LLMAnswerer:
         for claim, cited in kept:
             supported = []
             for index in cited:
-                span, score = self._best_support(claim, passages[index])
+                span, score = self.support.best_support(claim, passages[index])
                 if score >= self.support.min_relevance:
                     supported.append(index)
                     quotes.setdefault(index, {})[span] = max(
@@ -128,19 +122,12 @@ class LLMAnswerer:
                 markers = "".join(f"[{numbers.setdefault(i, len(numbers) + 1)}]" for i in supported)
                 parts.append(f"{claim} {markers}")
         if not parts:
-            return Answer(question, REFUSAL, True, [], retrieved=passages)
-        citations = [_citation(n, passages[i], quotes[i]) for i, n in numbers.items()]
+            return refusal(question, passages)
+        citations = [
+            Citation.from_passage(n, passages[i], list(quotes[i]), score=max(quotes[i].values()))
+            for i, n in numbers.items()
+        ]
         return Answer(question, " ".join(parts), False, citations, retrieved=passages)
-
-    def _best_support(self, claim: str, passage: Document) -> tuple[tuple[int, int], float]:
-        # The claim is matched like a question: the passage's sentences come from the same
-        # per-passage cache the extractive answerer uses.
-        sentences = self.support.prepare([passage])[passage.page_content]
-        claim_vector = self.support.embeddings.embed([claim])[0]  # fp32, like a question
-        scores = sentences.vectors @ claim_vector
-        best = int(np.argmax(scores))
-        span = sentences.spans[best]
-        return (span.start, span.end), float(scores[best])
 
 
 def _context(passages: Sequence[Document]) -> str:
@@ -155,20 +142,3 @@ def _context(passages: Sequence[Document]) -> str:
 def _text(reply: Any) -> str:
     content = getattr(reply, "content", reply)
     return content if isinstance(content, str) else str(content)
-
-
-def _citation(n: int, passage: Document, spans: dict[tuple[int, int], float]) -> Citation:
-    meta = passage.metadata
-    ordered = sorted(spans)
-    return Citation(
-        n=n,
-        source=str(meta.get("source", "")),
-        title=str(meta.get("title", "")),
-        section=str(meta.get("section", "")),
-        paragraph=int(meta.get("paragraph", 0)),
-        text=passage.page_content,
-        quote=" ".join(passage.page_content[a:b] for a, b in ordered),
-        quote_spans=ordered,
-        page=int(meta["page"]) if meta.get("page") is not None else None,
-        score=round(max(spans.values()), 4),
-    )

@@ -7,6 +7,8 @@ import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from assistant.answer.markers import cited_sentences
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
 
@@ -65,29 +67,6 @@ def _f1(prediction: str, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-# An answer is a run of sentences, each followed by the marker of the passage it quotes.
-_CITED_SENTENCE = re.compile(r"\s*(.+?)\s*((?:\[\d+\]\s*)+)(?=\S|$)", re.DOTALL)
-_MARKER = re.compile(r"\[(\d+)\]")
-
-
-def strip_citations(answer: str) -> str:
-    """The answer without its ``[n]`` markers, single-spaced: what SQuAD's F1/EM compare."""
-    return " ".join(_MARKER.sub(" ", answer).split())
-
-
-def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into (sentence, [cited passage numbers]); uncited text gets ``[]``."""
-    pieces: list[tuple[str, list[int]]] = []
-    position = 0
-    for match in _CITED_SENTENCE.finditer(answer):
-        pieces.append((match.group(1), [int(n) for n in _MARKER.findall(match.group(2))]))
-        position = match.end()
-    rest = answer[position:].strip()
-    if rest:
-        pieces.append((rest, []))
-    return pieces
-
-
 def citation_support(answer: str, passages: dict[int, str]) -> float | None:
     """Share of the answer's sentences that stand verbatim in a passage they cite.
 
@@ -99,8 +78,8 @@ def citation_support(answer: str, passages: dict[int, str]) -> float | None:
         return None
     supported = sum(
         1
-        for sentence, numbers in pieces
-        if any(n in passages and sentence in passages[n] for n in numbers)
+        for piece in pieces
+        if any(n in passages and piece.sentence in passages[n] for n in piece.numbers)
     )
     return supported / len(pieces)
 

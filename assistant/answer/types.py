@@ -1,0 +1,91 @@
+"""What every answerer returns: an :class:`Answer` and the :class:`Citation` s it makes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from langchain_core.documents import Document
+
+REFUSAL = "The documents don't cover this question, so I can't answer it from them."
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer cites, and the sentence(s) quoted from it."""
+
+    n: int
+    source: str
+    title: str
+    section: str
+    paragraph: int
+    text: str
+    quote: str
+    #: (start, end) offsets of each quoted sentence within ``text``.
+    quote_spans: list[tuple[int, int]] = field(default_factory=list)
+    page: int | None = None
+    score: float = 0.0
+
+    @classmethod
+    def from_passage(
+        cls, n: int, passage: Document, spans: Sequence[tuple[int, int]], *, score: float
+    ) -> Citation:
+        """Cite ``passage`` as ``[n]``, quoting the sentences at ``spans`` (in text order)."""
+        meta = passage.metadata
+        ordered = sorted(spans)
+        page = meta.get("page")
+        return cls(
+            n=n,
+            source=str(meta.get("source", "")),
+            title=str(meta.get("title", "")),
+            section=str(meta.get("section", "")),
+            paragraph=int(meta.get("paragraph", 0)),
+            text=passage.page_content,
+            quote=" ".join(passage.page_content[start:end] for start, end in ordered),
+            quote_spans=list(ordered),
+            page=int(page) if page is not None else None,
+            score=round(score, 4),
+        )
+
+    def where(self) -> list[str]:
+        """Where the passage sits, for people: title, section, paragraph and page if known."""
+        parts = [self.title, self.section, f"paragraph {self.paragraph}"]
+        if self.page:
+            parts.append(f"page {self.page}")
+        return [part for part in parts if part]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as the CLI, the UI and evaluation see it."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    #: Every passage retrieved (with ``metadata["scores"]``), cited or not.
+    retrieved: list[Document] = field(default_factory=list, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``assistant ask --json``."""
+        citations = []
+        for c in self.citations:
+            item = asdict(c)
+            item["quote_spans"] = [list(span) for span in c.quote_spans]
+            if c.page is None:
+                del item["page"]
+            citations.append(item)
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": citations,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+def refusal(question: str, passages: Sequence[Document]) -> Answer:
+    """The answer that says the documents don't cover ``question`` (no citations)."""
+    return Answer(question, REFUSAL, True, [], retrieved=list(passages))

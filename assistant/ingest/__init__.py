@@ -1,0 +1,1 @@
+"""Ingestion: files read by format (loaders), then cut into passages with metadata (passages)."""
