@@ -59,7 +59,8 @@ import assistant
 before_env, before_level = dict(os.environ), logging.getLogger().level
 for module in pkgutil.walk_packages(assistant.__path__, "assistant."):
     importlib.import_module(module.name)
-changed = sorted(k for k in set(os.environ) | set(before_env) if os.environ.get(k) != before_env.get(k))
+names = set(os.environ) | set(before_env)
+changed = sorted(k for k in names if os.environ.get(k) != before_env.get(k))
 print(json.dumps({"env": changed, "root_level_changed": logging.getLogger().level != before_level}))
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
