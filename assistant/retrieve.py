@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, Field
 
@@ -124,34 +128,68 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = Field(20, gt=0)
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun | None = None,
+        k: int | None = None,
+        **_ignored: Any,
     ) -> list[Document]:
-        return self.rank_many([query], k=self.k)[0]
+        """LangChain's entry point: ``invoke(query, k=3)`` returns the top 3.
+
+        Taking ``k`` makes ``BaseRetriever`` pass *every* ``invoke`` keyword here; the others
+        (``verbose``, ...) are ignored, as ``BaseRetriever`` ignored them all before.
+        """
+        k = self.k if k is None else k
+        if k < 1:
+            raise ValueError(f"k must be at least 1, not {k}")
+        # Fetch at least k candidates per ranker, so that k documents come back whenever
+        # the index holds k (rank_many leaves that to the caller's fetch_k).
+        return self._rank([query], k, None, max(self.fetch_k, k))[0]
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun | None = None,
+        k: int | None = None,
+        **ignored: Any,
+    ) -> list[Document]:
+        # BaseRetriever's default would drop k; the work is CPU-bound, so it runs in a thread.
+        sync_manager = run_manager.get_sync() if run_manager is not None else None
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=sync_manager, k=k, **ignored
+        )
 
     def rank_many(
         self, queries: Sequence[str], *, k: int | None = None, vectors: np.ndarray | None = None
     ) -> list[list[Document]]:
         """Retrieve for many queries at once: one embedding batch (unless their ``vectors``
         are given, embedded ahead), one Chroma query."""
-        k = k or self.k
+        return self._rank(queries, k or self.k, vectors, self.fetch_k)
+
+    def _rank(
+        self, queries: Sequence[str], k: int, vectors: np.ndarray | None, depth: int
+    ) -> list[list[Document]]:
+        """The top ``k`` for each query, fused from ``depth`` candidates of each ranker."""
         if not queries:
             return []
         self.keywords.ensure_current()
         if vectors is None:
             vectors = self.embeddings.embed_questions(list(queries))
-        dense = self._dense(vectors)
+        dense = self._dense(vectors, depth)
         return [
-            [_with_scores(r) for r in self._fuse(query, hits, k)]
+            [_with_scores(r) for r in self._fuse(query, hits, k, depth)]
             for query, hits in zip(queries, dense, strict=True)
         ]
 
-    def _dense(self, vectors: np.ndarray) -> list[list[tuple[str, float]]]:
+    def _dense(self, vectors: np.ndarray, depth: int) -> list[list[tuple[str, float]]]:
         total = len(self.keywords)
         if total == 0:
             return [[] for _ in range(len(vectors))]
-        return dense_search(self.store, vectors, min(self.fetch_k, total))
+        return dense_search(self.store, vectors, min(depth, total))
 
-    def _fuse(self, query: str, dense: list[tuple[str, float]], k: int) -> list[Ranked]:
+    def _fuse(self, query: str, dense: list[tuple[str, float]], k: int, depth: int) -> list[Ranked]:
         keywords = self.keywords
         if any(doc_id not in keywords.position for doc_id, _ in dense):
             keywords.refresh()  # the collection changed under us: catch up before ranking
@@ -163,7 +201,7 @@ class HybridRetriever(BaseRetriever):
             entry = fused.setdefault(position, {"rrf": 0.0})
             entry["rrf"] += 1.0 / (RRF_K + rank + 1)
             entry["dense"] = similarity
-        for rank, (position, score) in enumerate(keywords.search(query, self.fetch_k)):
+        for rank, (position, score) in enumerate(keywords.search(query, depth)):
             entry = fused.setdefault(position, {"rrf": 0.0})
             entry["rrf"] += 1.0 / (RRF_K + rank + 1)
             entry["bm25"] = score
