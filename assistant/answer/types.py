@@ -26,12 +26,22 @@ class Citation:
     quote_spans: list[tuple[int, int]] = field(default_factory=list)
     page: int | None = None
     score: float = 0.0
+    #: (start, end) offsets within ``text`` of the answering phrase(s) this citation backs:
+    #: each lies inside a quoted sentence. Empty when the answer is whole sentences.
+    answer_spans: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def from_passage(
-        cls, n: int, passage: Document, spans: Sequence[tuple[int, int]], *, score: float
+        cls,
+        n: int,
+        passage: Document,
+        spans: Sequence[tuple[int, int]],
+        *,
+        score: float,
+        answer_spans: Sequence[tuple[int, int]] = (),
     ) -> Citation:
-        """Cite ``passage`` as ``[n]``, quoting the sentences at ``spans`` (in text order)."""
+        """Cite ``passage`` as ``[n]``, quoting the sentences at ``spans`` (in text order);
+        ``answer_spans`` are where the answering phrases sit in the passage."""
         meta = passage.metadata
         ordered = sorted(spans)
         page = meta.get("page")
@@ -46,6 +56,7 @@ class Citation:
             quote_spans=list(ordered),
             page=int(page) if page is not None else None,
             score=round(score, 4),
+            answer_spans=sorted(answer_spans),
         )
 
     def where(self) -> list[str]:
@@ -74,6 +85,7 @@ class Answer:
         for c in self.citations:
             item = asdict(c)
             item["quote_spans"] = [list(span) for span in c.quote_spans]
+            item["answer_spans"] = [list(span) for span in c.answer_spans]
             if c.page is None:
                 del item["page"]
             citations.append(item)
