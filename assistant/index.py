@@ -75,13 +75,14 @@ def index_paths(
     embeddings: SentenceEmbeddings,
     rebuild: bool = False,
     progress: bool = True,
+    batch_size: int = _BATCH_SIZE,
 ) -> IndexReport:
     """Index the files under ``paths`` into the store at ``location``.
 
     A file that cannot be read is reported in ``failed``, its earlier passages are kept, and
     the other files are still indexed. For each folder given, the passages of files that are
     no longer in it are deleted. With ``rebuild`` the store is deleted first (the way out of
-    a corrupt index).
+    a corrupt index). ``batch_size``: passages embedded and written per batch.
 
     Raises:
         IngestError: a path does not exist (checked before anything is changed).
@@ -91,7 +92,12 @@ def index_paths(
     report = IndexReport()
     passages = _passages(files, embeddings, report, progress=progress)
     index_documents(
-        passages, location=location, embeddings=embeddings, rebuild=rebuild, report=report
+        passages,
+        location=location,
+        embeddings=embeddings,
+        rebuild=rebuild,
+        report=report,
+        batch_size=batch_size,
     )
     folders = {str(p.resolve()) for p in paths if p.is_dir()}
     if folders:
@@ -109,9 +115,10 @@ def index_documents(
     embeddings: SentenceEmbeddings,
     rebuild: bool = False,
     report: IndexReport | None = None,
+    batch_size: int = _BATCH_SIZE,
 ) -> IndexReport:
     """Index ready-made passages incrementally, grouped by ``metadata["doc_key"]``
-    (falling back to ``metadata["source"]``)."""
+    (falling back to ``metadata["source"]``), ``batch_size`` passages at a time."""
     from langchain_core.indexing import index
 
     started = time.perf_counter()
@@ -129,7 +136,7 @@ def index_documents(
         cleanup="scoped_full",
         source_id_key=SOURCE_ID_KEY,
         key_encoder=_KEY_ENCODER,
-        batch_size=_BATCH_SIZE,
+        batch_size=batch_size,
     )
     report.added += stats["num_added"]
     report.updated += stats.get("num_updated", 0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -55,6 +56,8 @@ ZORBLAT_QUESTION = "What slogan do the Zorblat festival banners carry?"
 QUESTION_BOX = "#question textarea"
 SEND = "#send"
 NEW_CHAT = "#new-chat"
+#: The "Passages to retrieve (k)" slider in the Settings accordion.
+K_SLIDER = "#k"
 CHAT = "#chat"
 BOT_MESSAGE = "#chat [data-testid='bot']"
 USER_MESSAGE = "#chat [data-testid='user']"
@@ -63,12 +66,6 @@ FINISHED_REPLY = "#chat .sources, #chat .refusal"
 # Shown while a reply is on its way: the "Searching the documents…" note, the typing cursor.
 IN_PROGRESS = "#chat .working, #chat .typing"
 TOAST = "[data-testid='toast-body']"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_corpus(folder: Path) -> Path:

@@ -9,6 +9,19 @@ from pathlib import Path
 
 import pytest
 
+
+def _clear_assistant_settings() -> None:
+    """Drop every ``ASSISTANT_*`` variable, so a developer's settings cannot change results.
+
+    Done to ``os.environ`` itself, as soon as pytest loads this file (before any test module
+    is imported): subprocesses the tests start inherit the cleaned environment, and so do
+    ``CliRunner`` runs. Names are matched ignoring case, as pydantic-settings reads them.
+    """
+    for name in [name for name in os.environ if name.upper().startswith("ASSISTANT_")]:
+        del os.environ[name]
+
+
+_clear_assistant_settings()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

@@ -51,8 +51,18 @@ def test_every_sentence_is_verbatim_and_carries_its_marker(article_assistant, qu
             assert citation.text[start:end] in citation.quote
 
 
-def test_follow_up_uses_the_previous_question(article_assistant):
-    answer = article_assistant.ask("Who described it?", history=["What is Plan T?"])
+def test_follow_up_is_answered_from_its_own_paragraph(article_assistant):
+    # "he" is Omar Khawlani, named only in the previous question. That question is answered
+    # from paragraph 10, where he is introduced; what he believes is in paragraph 11. A
+    # follow-up answered by quoting the previous answer again must fail here.
+    previous = "Who is Omar Khawlani?"
+    assert [c.paragraph for c in article_assistant.ask(previous).citations] == [10]
+    follow_up = "What does he believe will happen?"
+    answer = article_assistant.ask(follow_up, history=[previous])
     assert not answer.refused
-    assert answer.question == "Who described it?"
-    assert any(c.paragraph == 5 for c in answer.citations)
+    assert answer.question == follow_up
+    assert answer.citations[0].paragraph == 11
+    assert "Khawlani believes that the matters will move" in answer.citations[0].quote
+    assert 10 not in [c.paragraph for c in answer.citations]
+    # Without the previous question nobody is "he": the history is what answers it.
+    assert article_assistant.ask(follow_up).refused

@@ -1,3 +1,5 @@
+import json
+import os
 import re
 import subprocess
 import sys
@@ -39,3 +41,22 @@ def test_invalid_settings_are_rejected(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_no_assistant_setting_from_the_shell_reaches_the_tests():
+    # tests/conftest.py drops every ASSISTANT_* variable (any case) when pytest starts, so a
+    # developer's ASSISTANT_TOP_K or ASSISTANT_INDEX_DIR cannot change what the tests see,
+    # here or in the subprocesses they start.
+    assert [name for name in os.environ if name.upper().startswith("ASSISTANT_")] == []
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from assistant.config import Settings; print(Settings().model_dump_json())",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(child.stdout) == json.loads(Settings.model_construct().model_dump_json())

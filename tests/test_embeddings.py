@@ -36,24 +36,21 @@ def test_a_model_that_is_not_there_says_what_to_set(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_the_graph_run_keeps_layer_norms_unfused(embeddings, precision, tmp_path):
-    # SkipLayerNormalization's CPU kernel is ~3x slower than Add + LayerNormalization: neither
-    # the export nor ONNX Runtime's load-time optimizer may fuse them.
-    import onnx
+def test_onnx_embeds_paragraphs_faster_than_pytorch(embeddings):
+    # The speed class the ONNX backend exists for (~1.9x PyTorch fp32 in
+    # benchmarks/embedding_precisions.py); a generous bar, as machines here are shared and
+    # noisy. Best of 3 runs each, alternating, on the same texts.
+    import time
 
-    from assistant.embeddings.export import ensure_int8, ensure_onnx
-    from assistant.embeddings.onnx_runner import open_session
-    from assistant.embeddings.runners import resolve_model_folder
-
-    folder = resolve_model_folder(embeddings.model_name)
-    ensure = ensure_onnx if precision == "fp32" else ensure_int8
-    exported = ensure(folder, embeddings.cache_dir)
-    optimized = tmp_path / "optimized.onnx"
-    open_session(exported, threads=1, save_optimized=optimized)
-    for path in (exported, optimized):
-        ops = {node.op_type for node in onnx.load(str(path)).graph.node}
-        assert "SkipLayerNormalization" not in ops, path
-        assert "LayerNormalization" in ops, path
-    running = {node.op_type for node in onnx.load(str(optimized)).graph.node}
-    assert ("Attention" if precision == "fp32" else "QAttention") in running  # still fused
+    texts = [p for p in ARTICLE.read_text().split("\n\n") if len(p) > 200]
+    torch = SentenceEmbeddings(backend="torch", precision="fp32")
+    torch.embed(texts[:2])  # load and warm up both before timing
+    embeddings.embed(texts[:2])
+    times: dict[str, list[float]] = {"onnx": [], "torch": []}
+    for _ in range(3):
+        for name, model in (("onnx", embeddings), ("torch", torch)):
+            began = time.perf_counter()
+            model.embed(texts)
+            times[name].append(time.perf_counter() - began)
+    ratio = min(times["onnx"]) / min(times["torch"])
+    assert ratio < 1.0, f"ONNX took {ratio:.2f}x PyTorch's time on {len(texts)} paragraphs"

@@ -20,17 +20,20 @@ from .conftest import ARTICLE, ROOT
 
 
 class CountingEmbeddings:
-    """The real embeddings, counting how many texts were embedded (not a fake)."""
+    """The real embeddings, counting how many texts were embedded and in which calls (each
+    indexing batch is embedded in one call) -- not a fake."""
 
     def __init__(self, inner):
         self.inner = inner
         self.embedded = 0
+        self.calls: list[int] = []
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def embed_documents(self, texts):
         self.embedded += len(texts)
+        self.calls.append(len(texts))
         return self.inner.embed_documents(texts)
 
 
@@ -68,15 +71,30 @@ def test_unchanged_passages_are_not_embedded_again(folder, location, embeddings)
     assert counting.embedded == 6
 
 
+#: A small indexing batch, so that a few dozen passages span several batches.
+SMALL_BATCH = 16
+
+
 def test_a_long_document_spanning_batches_is_skipped_whole(tmp_path, location, embeddings):
+    # Cleanup after every batch ("incremental") would delete the file's passages that are in
+    # later batches and embed them again on every run.
     docs = tmp_path / "long"
     docs.mkdir()
     paragraphs = [f"Paragraph {i} says that the number {i} is odd or even." for i in range(150)]
     (docs / "long.txt").write_text("Long\n\n" + "\n\n".join(paragraphs))
-    first = _index(docs, location, embeddings)
+    assert len(paragraphs) > 3 * SMALL_BATCH
+    first_counting = CountingEmbeddings(embeddings)
+    first = index_paths(
+        [docs], location=location, embeddings=first_counting, progress=False, batch_size=SMALL_BATCH
+    )
     assert (first.added, first.deleted) == (150, 0)
+    # The one file really was written in several batches, none larger than asked.
+    assert len(first_counting.calls) > 3 and max(first_counting.calls) <= SMALL_BATCH
+    assert sum(first_counting.calls) == 150
     counting = CountingEmbeddings(embeddings)
-    second = _index(docs, location, counting)
+    second = index_paths(
+        [docs], location=location, embeddings=counting, progress=False, batch_size=SMALL_BATCH
+    )
     assert (second.added, second.skipped, second.deleted, counting.embedded) == (0, 150, 0, 0)
 
 
@@ -144,48 +162,111 @@ def test_bad_files_fail_alone_and_leave_the_index_untouched(folder, location, em
 
 
 COPIES = 24
+PASSAGES_PER_COPY = 13
+#: The killed run's batches: small, so that it is killed with most of the work still to do.
+KILL_BATCH = 24
+#: Batches complete when the run is killed.
+KILLED_AFTER = 3
 
 
-def _recorded(records: Path) -> int:
-    if not records.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{records}?mode=ro", uri=True, timeout=0.1) as db:
-            return int(db.execute("SELECT COUNT(*) FROM upsertion_record").fetchone()[0])
-    except sqlite3.Error:
-        return 0
+def _records(records: Path) -> list[str]:
+    """The passage ids in the record manager's file, read without opening it for writing."""
+    with sqlite3.connect(f"file:{records}?mode=ro", uri=True, timeout=5) as db:
+        return [row[0] for row in db.execute("SELECT key FROM upsertion_record")]
+
+
+def _stored_passages(env: dict[str, str]) -> int:
+    """Passages in the store, as `assistant sources` (another process) reads them."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "sources", "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return sum(source["passages"] for source in json.loads(listed.stdout))
 
 
 @pytest.mark.slow
-def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings):
+@pytest.mark.parametrize("point", ["between-batches", "store-ahead"])
+def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings, point):
+    # The run is frozen at a known point (tests/indexing_child.py) and killed there with
+    # SIGKILL: between two batches, or with a batch in the store whose records were never
+    # written. `assistant index` run again must end with every passage exactly once.
     docs = tmp_path / "many"
     docs.mkdir()
     text = ARTICLE.read_text()
     for i in range(COPIES):
         (docs / f"copy{i:02}.txt").write_text(text.replace("Plan", f"Plan{i}"))
+    total = COPIES * PASSAGES_PER_COPY
+    assert total > (KILLED_AFTER + 2) * KILL_BATCH  # killed with batches still to come
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
-    command = [sys.executable, "-m", "assistant.cli", "index", str(docs), "--json"]
-    process = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    # Wait until a first batch of passages is recorded, then kill without warning.
     records = tmp_path / "index" / "records.sqlite"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        if _recorded(records) >= 64:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "indexing finished before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    ready = tmp_path / "frozen.json"
+    child = [str(docs), str(ready), str(KILL_BATCH), str(KILLED_AFTER), point]
+    log = tmp_path / "killed-run.log"  # a file, not a pipe: a full pipe would block the run
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.indexing_child", *child],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while not ready.exists():
+            if process.poll() is not None:
+                pytest.fail(f"the indexing run ended before it froze:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the run did not reach its freezing point in 300 s:\n{log.read_text()}"
+                )
+            time.sleep(0.05)
+        frozen = json.loads(ready.read_text())
+        assert process.poll() is None
+        os.kill(process.pid, signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    # What the killed run left: whole batches, the store one ahead of the records or not.
+    recorded = KILLED_AFTER * KILL_BATCH
+    stored = recorded + (KILL_BATCH if point == "store-ahead" else 0)
+    assert frozen == {
+        "point": point,
+        "store_batches": stored // KILL_BATCH,
+        "recorded_batches": KILLED_AFTER,
+        "batch_size": KILL_BATCH,
+    }
+    assert len(_records(records)) == recorded
+    assert _stored_passages(env) == stored
+
+    command = [sys.executable, "-m", "assistant.cli", "index", str(docs), "--json"]
     rerun = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     report = json.loads(rerun.stdout)
-    assert report["skipped"] > 0  # the killed run's work was kept
+    # The recorded passages are kept, the rest embedded; a passage in the store but not in
+    # the records is written again under the same id (an upsert, not a second copy).
+    assert (report["skipped"], report["added"], report["deleted"]) == (
+        recorded,
+        total - recorded,
+        0,
+    )
+
     store = open_store(StoreLocation(tmp_path / "index", "articles"), embeddings)
     passages = all_passages(store)
-    assert len(passages) == COPIES * 13
-    assert (
-        max(Counter((p.metadata["source"], p.metadata["paragraph"]) for p in passages).values())
-        == 1
-    )
+    copies = Counter((p.metadata["source"], p.metadata["paragraph"]) for p in passages)
+    expected = {
+        (f"copy{i:02}.txt", n) for i in range(COPIES) for n in range(1, PASSAGES_PER_COPY + 1)
+    }
+    assert [key for key, count in copies.items() if count > 1] == []  # none duplicated
+    assert sorted(expected - set(copies)) == []  # none lost
+    assert len(passages) == total
+    ids = [p.id for p in passages]
+    assert len(set(ids)) == total
+    assert sorted(_records(records)) == sorted(ids)  # records and store agree

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,21 +14,16 @@ from click.testing import CliRunner
 from assistant.cli import cli
 
 from .conftest import CORPUS
+from .support import free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
     assert chroma, "the chromadb package's `chroma` command is missing"
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     log = open(data / "server.log", "w")  # noqa: SIM115 - closed at teardown
     server = subprocess.Popen(
@@ -94,7 +88,7 @@ def test_index_reindex_remove_and_ask_on_a_server(chroma_url, tmp_path, corpus_c
 
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path):
-    result = run(["ask", "What is Plan T?"], tmp_path, f"http://127.0.0.1:{_free_port()}")
+    result = run(["ask", "What is Plan T?"], tmp_path, f"http://127.0.0.1:{free_port()}")
     assert result.exit_code != 0
     assert "Chroma server" in result.stderr
     assert "Traceback" not in result.output

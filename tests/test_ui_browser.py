@@ -23,6 +23,7 @@ from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     IMG_TEXT,
+    K_SLIDER,
     NEW_CHAT,
     QUESTION_BOX,
     ROOT,
@@ -312,11 +313,33 @@ def test_unsupported_upload_is_refused_with_the_formats(page: Any, tmp_path: Any
 
 
 def test_k_and_scores_settings_change_the_answer(page: Any) -> None:
+    # An answer quotes at most ``k`` passages. With the default k (4) this answer quotes three;
+    # the slider, moved in the browser, makes the same question quote one, then two.
+    question = "What does Hammadi say about the militias?"
     page.locator("#settings").get_by_text("Settings").click()
     page.get_by_label("Show retrieval scores").check()
-    reply = ask(page, "What is Plan T?")
-    expect(reply.locator(".scores").first).to_contain_text("dense")
-    expect(reply.locator(".scores").first).to_contain_text("bm25")
+    slider = page.locator(f"{K_SLIDER} input[type=range]")
+    shown = page.locator(f"{K_SLIDER} input[type=number]")
+    expect(shown).to_have_value("4")
+
+    wide = ask(page, question)
+    expect(wide.locator(".source")).to_have_count(3)
+    wide_answer = wide.locator(".answer-text").inner_text()
+    expect(wide.locator(".scores").first).to_contain_text("dense")
+    expect(wide.locator(".scores").first).to_contain_text("bm25")
+
+    slider.focus()
+    slider.press("Home")  # the slider's minimum: k = 1
+    expect(shown).to_have_value("1")
+    narrow = ask(page, question)
+    expect(narrow.locator(".source")).to_have_count(1)
+    narrow_answer = narrow.locator(".answer-text").inner_text()
+    assert narrow_answer != wide_answer
+    expect(narrow.locator(".scores")).to_have_count(1)
+
+    slider.press("ArrowRight")  # k = 2
+    expect(shown).to_have_value("2")
+    expect(ask(page, question).locator(".source")).to_have_count(2)
 
 
 def test_gradio_client_gets_the_same_json_as_the_cli(app_server: AppServer) -> None:
