@@ -113,7 +113,7 @@ def ask_command(ctx: click.Context, question: str, top_k: int | None, as_json: b
         return
     click.echo(answer.text)
     for c in answer.citations:
-        click.echo(f"\n[{c.n}] {', '.join(c.where())} ({c.source})\n    “{c.quote}”")
+        click.echo(f"\n[{c.n}] {', '.join(c.where())} ({c.source})\n    “{_quote(c)}”")
 
 
 @cli.command("sources")
@@ -161,6 +161,20 @@ def serve_command(ctx: click.Context, host: str | None, port: int | None) -> Non
 
     settings = _settings(ctx, host=host, port=port)
     launch(_open_or_build(settings))
+
+
+def _quote(citation: Any) -> str:
+    """The quoted sentences, the answering phrase in bold (plain when not on a terminal:
+    click.echo drops the styling there)."""
+    sentences: list[str] = []
+    previous_quoted = False
+    for text, quoted, answer in citation.pieces():
+        if quoted:
+            if not previous_quoted and sentences:
+                sentences.append(" ")
+            sentences.append(click.style(text, bold=True) if answer else text)
+        previous_quoted = quoted
+    return "".join(sentences) or citation.quote
 
 
 def _open_or_build(settings: Settings) -> Any:

@@ -41,6 +41,7 @@ CSS = """
 .source-where, .source-file { font-weight: 400; opacity: .8; }
 .source-text { font-size: .9em; margin-top: .2em; }
 .source-text mark { background: #fde68a; color: #111; padding: 0 1px; }
+.source-text .answer-span { font-weight: 700; text-decoration: underline; }
 .scores { font-size: .75em; opacity: .7; font-family: var(--font-mono); }
 .refusal { font-style: italic; opacity: .85; border-left: 3px solid var(--border-color-primary);
            padding-left: .5em; }

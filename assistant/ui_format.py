@@ -81,14 +81,18 @@ def _format_citation(c: Citation, uid: int, answer: Answer, show_scores: bool) -
 
 
 def _highlight(c: Citation) -> str:
-    """Escape the passage and wrap the quoted sentences in <mark>."""
-    pieces, cursor = [], 0
-    for start, end in sorted(c.quote_spans):
-        pieces.append(html.escape(c.text[cursor:start]))
-        pieces.append(f"<mark>{html.escape(c.text[start:end])}</mark>")
-        cursor = end
-    pieces.append(html.escape(c.text[cursor:]))
-    return "".join(pieces).replace("\n", "<br>")
+    """Escape the passage, wrap the quoted sentences in <mark> and the answering phrase
+    inside them in <strong class="answer-span">."""
+    out: list[str] = []
+    for text, quoted, answer in c.pieces():
+        piece = html.escape(text)
+        if answer:
+            piece = f'<strong class="answer-span">{piece}</strong>'
+        if quoted:
+            piece = f"<mark>{piece}</mark>"
+        out.append(piece)
+    # Adjacent pieces of one sentence would each get a <mark>: join them into one.
+    return "".join(out).replace("</mark><mark>", "").replace("\n", "<br>")
 
 
 def _scores_text(c: Citation, answer: Answer) -> str:
@@ -97,7 +101,7 @@ def _scores_text(c: Citation, answer: Answer) -> str:
         if meta.get("source") == c.source and doc.page_content == c.text:
             s = meta.get("scores", {})
             parts = [f"sentence {c.score:.3f}"]
-            for key in ("dense", "bm25", "rrf"):
+            for key in ("dense", "bm25", "fused", "rrf"):
                 if s.get(key) is not None:
                     parts.append(f"{key} {s[key]:.3f}")
             return " · ".join(parts)

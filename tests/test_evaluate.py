@@ -137,7 +137,7 @@ def _row(
             "source": "a.txt",
             "title": "",
             "paragraph": 1,
-            "quote": "",
+            "quote": text,
             "score": 0.5,
             "text": text,
             "gold": gold,
@@ -186,6 +186,13 @@ def _hand_rows() -> list[EvalRow]:
     ]
 
 
+def test_a_wrong_phrase_inside_the_right_sentence_shows_as_such():
+    item = EvalQuestion("Capital?", answers=("Paris",), evidence="Paris")
+    row = _row(1, item, ranks=[True], answer="France [1]", cited=[("Paris is in France.", True)])
+    assert row.scores["answer_contains"] == 0.0
+    assert row.scores["quote_contains"] == 1.0
+
+
 def test_summary_of_hand_computed_rows():
     rows = _hand_rows()
     failed = EvalRow(
@@ -208,6 +215,8 @@ def test_summary_of_hand_computed_rows():
     assert summary["counts"]["hit@1"] == 3
     # answers: row 1 contains Paris (F1 of "Paris Rome" vs "Paris" = 2/3), rows 2 and 3 do not
     assert summary["answer_contains"] == pytest.approx(1 / 3, abs=1e-4)
+    # quotes: row 1 quotes "Paris. x", row 2 only London, row 3 was refused
+    assert summary["quote_contains"] == pytest.approx(1 / 3, abs=1e-4)
     assert summary["f1"] == pytest.approx((2 / 3) / 3, abs=1e-4)
     assert summary["exact_match"] == 0.0
     # answers given (not refused): rows 1, 2, 5 with 2, 3 and 1 words

@@ -59,6 +59,21 @@ class Citation:
             answer_spans=sorted(answer_spans),
         )
 
+    def pieces(self) -> list[tuple[str, bool, bool]]:
+        """The passage cut where its marks change: (text, quoted, answering phrase), in
+        order; joined, the pieces are ``text``. Lets each surface mark the quote and the
+        phrase inside it its own way."""
+        bounds = {0, len(self.text)}
+        for start, end in (*self.quote_spans, *self.answer_spans):
+            bounds.update((start, end))
+        cuts = sorted(b for b in bounds if 0 <= b <= len(self.text))
+        pieces: list[tuple[str, bool, bool]] = []
+        for start, end in zip(cuts, cuts[1:], strict=False):
+            quoted = any(a <= start and end <= b for a, b in self.quote_spans)
+            answer = any(a <= start and end <= b for a, b in self.answer_spans)
+            pieces.append((self.text[start:end], quoted, answer))
+        return pieces
+
     def where(self) -> list[str]:
         """Where the passage sits, for people: title, section, paragraph and page if known."""
         parts = [self.title, self.section, f"paragraph {self.paragraph}"]

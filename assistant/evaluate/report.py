@@ -26,6 +26,7 @@ DEFINITIONS = {
     "hit@10": "a gold passage is among the first 10 retrieved",
     "mrr@10": "mean of 1/rank of the first gold passage (0 beyond rank 10)",
     "answer_contains": "some expected answer appears in the answer (SQuAD-normalized)",
+    "quote_contains": "some expected answer appears in the sentences the answer quotes",
     "f1": "SQuAD token F1 of the answer (markers removed) against the best expected answer",
     "exact_match": "SQuAD exact match of the answer against some expected answer",
     "answer_words": "mean length of the answers given (not refusals), in words",

@@ -230,6 +230,7 @@ def _answer_batch(
                 "title": c.title,
                 "paragraph": c.paragraph,
                 "quote": c.quote,
+                "answer_spans": [list(span) for span in c.answer_spans],
                 "score": c.score,
                 "text": c.text,
                 "gold": is_gold(c.text, c.source, row.item),

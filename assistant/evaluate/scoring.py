@@ -32,6 +32,7 @@ MEAN_METRICS = (
     "hit@10",
     "mrr@10",
     "answer_contains",
+    "quote_contains",
     "f1",
     "exact_match",
     "answer_words",
@@ -125,6 +126,10 @@ def score_row(row: EvalRow) -> None:
         scores["answer_contains"] = float(metrics.contains_answer(prediction, item.answers))
         scores["f1"] = metrics.f1(prediction, item.answers)
         scores["exact_match"] = metrics.exact_match(prediction, item.answers)
+        # The sentences quoted around the answer, judged apart from the answer itself: a
+        # wrong phrase inside the right sentence shows as exactly that.
+        quotes = " ".join(c["quote"] for c in row.citations)
+        scores["quote_contains"] = float(metrics.contains_answer(quotes, item.answers))
     if not row.refused:
         scores["answer_words"] = float(metrics.word_count(strip_markers(row.answer)))
         support = metrics.citation_support(row.answer, {c["n"]: c["text"] for c in row.citations})
