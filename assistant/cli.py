@@ -62,23 +62,33 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @cli.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Delete the index first and embed everything again.")
+@click.option(
+    "--yes", is_flag=True, help="Confirm --rebuild against a Chroma server (ASSISTANT_CHROMA_URL)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.pass_context
 @_friendly_errors
 def index_command(
-    ctx: click.Context, paths: tuple[Path, ...], rebuild: bool, as_json: bool
+    ctx: click.Context, paths: tuple[Path, ...], rebuild: bool, yes: bool, as_json: bool
 ) -> None:
     """Index documents (default: the corpus folder); only what changed is embedded again."""
     from assistant.assemble import make_embeddings, store_location
     from assistant.index import index_paths
 
     settings = _settings(ctx)
+    if rebuild and settings.chroma_url and not yes:
+        raise click.ClickException(
+            f"--rebuild deletes this model's collection on the Chroma server "
+            f"{settings.chroma_url} (for everyone who uses it) and embeds every document "
+            "again. Add --yes to do it."
+        )
     targets = list(paths) or [settings.corpus_dir]
     report = index_paths(
         targets,
         location=store_location(settings),
         embeddings=make_embeddings(settings),
         rebuild=rebuild,
+        lock_timeout_s=settings.lock_timeout_s,
     )
     if as_json:
         click.echo(json.dumps(report.to_dict()))
@@ -146,7 +156,12 @@ def remove_command(ctx: click.Context, source: str) -> None:
     from assistant.sources import remove_source
 
     settings = _settings(ctx)
-    removed = remove_source(store_location(settings), make_embeddings(settings), source)
+    removed = remove_source(
+        store_location(settings),
+        make_embeddings(settings),
+        source,
+        lock_timeout_s=settings.lock_timeout_s,
+    )
     click.echo(f"Removed {source}: {removed} passages.")
 
 

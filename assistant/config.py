@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(20, gt=0, le=1024, description="Largest file the chat accepts")
     host: str = Field("127.0.0.1", description="Address the chat binds to")
     port: int = Field(7860, gt=0, lt=65536, description="Port the chat listens on")
+    lock_timeout_s: float = Field(
+        600,
+        ge=0,
+        description="How long a write (index, remove, upload) waits for another one to finish "
+        "before failing, in seconds",
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """These settings with some changed, validated again (settings are frozen).

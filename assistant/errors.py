@@ -23,3 +23,19 @@ class IndexCorruptError(AssistantError):
 
 class IngestError(AssistantError):
     """A document cannot be read or holds no text."""
+
+
+class IndexBusyError(AssistantError):
+    """Another process kept the index locked for writing longer than the wait allowed."""
+
+
+class StoreUnreachableError(ConfigError):
+    """The Chroma server did not answer (connection refused, timed out)."""
+
+
+class StoreUnauthorizedError(ConfigError):
+    """The Chroma server refused the request's credentials."""
+
+
+class StoreIncompatibleError(ConfigError):
+    """The store speaks another version of Chroma's API or format than the one installed."""

@@ -28,7 +28,9 @@ class SourceInfo:
     title: str
     passages: int
     indexed_at: str
-    #: Unique per file (folder + source); give it to ``remove`` when two folders share a name.
+    #: Unique per file: the folder's name in the index (its own name when first indexed; it
+    #: stays when the folder moves), ``/``, then ``source``. Give it to ``remove`` when two
+    #: folders hold a file of the same name.
     key: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,7 +62,13 @@ def list_sources(location: StoreLocation, embeddings: SentenceEmbeddings) -> lis
     )
 
 
-def remove_source(location: StoreLocation, embeddings: SentenceEmbeddings, name: str) -> int:
+def remove_source(
+    location: StoreLocation,
+    embeddings: SentenceEmbeddings,
+    name: str,
+    *,
+    lock_timeout_s: float | None = None,
+) -> int:
     """Remove the document called ``name`` (its source, or its key); return passages removed.
 
     Raises:
@@ -79,7 +87,7 @@ def remove_source(location: StoreLocation, embeddings: SentenceEmbeddings, name:
         raise UnknownSourceError(
             f"{len(matches)} indexed documents are called {name!r}; remove one by its key: {keys}"
         )
-    return delete_keys(location, embeddings, [matches[0].key])
+    return delete_keys(location, embeddings, [matches[0].key], lock_timeout_s=lock_timeout_s)
 
 
 def _indexed_times(location: StoreLocation, embeddings: SentenceEmbeddings) -> dict[str, str]:

@@ -21,7 +21,16 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import VectorStore
 
 from assistant.embeddings import SentenceEmbeddings
-from assistant.errors import ConfigError, IndexCorruptError, IndexMissingError
+from assistant.errors import (
+    AssistantError,
+    ConfigError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMissingError,
+    StoreIncompatibleError,
+    StoreUnauthorizedError,
+    StoreUnreachableError,
+)
 
 _MANIFEST = "manifest.json"
 
@@ -69,7 +78,7 @@ def open_store(
     try:
         existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     except Exception as exc:  # noqa: BLE001 - chromadb raises many types for a broken store
-        raise IndexCorruptError(_corrupt_message(location, exc)) from exc
+        raise store_error(location, exc) from exc
     if name not in existing and not create:
         raise IndexMissingError(
             f"No index for model {embeddings.model_name!r} at {location.describe()}; "
@@ -84,7 +93,7 @@ def open_store(
         )
         stored_model = (store._collection.metadata or {}).get("embedding_model")
     except Exception as exc:  # noqa: BLE001
-        raise IndexCorruptError(_corrupt_message(location, exc)) from exc
+        raise store_error(location, exc) from exc
     if stored_model and stored_model != embeddings.model_name:
         # Two models' vectors must never share a collection.
         raise ConfigError(
@@ -100,6 +109,11 @@ def all_passages(store: VectorStore) -> list[Document]:
     try:
         result = _chroma(store).get(include=["documents", "metadatas"])
     except Exception as exc:  # noqa: BLE001
+        if _looks_unreachable(exc):
+            raise StoreUnreachableError(
+                f"The Chroma server cannot be reached ({type(exc).__name__}: {exc}); is "
+                "`chroma run` up? Nothing was changed."
+            ) from exc
         raise IndexCorruptError(
             f"The index cannot be read ({exc}); rebuild it with `assistant index --rebuild`."
         ) from exc
@@ -185,6 +199,65 @@ def values_where_in(store: VectorStore, field: str, values: Sequence[str], wante
     return {str(m[wanted]) for m in found["metadatas"] if m and m.get(wanted)}
 
 
+def first_passage(store: VectorStore) -> tuple[str, str, dict[str, Any]] | None:
+    """The collection's oldest passage as (id, text, metadata); ``None`` when it is empty."""
+    found = _chroma(store).get(limit=1, include=["documents", "metadatas"])
+    if not found["ids"]:
+        return None
+    texts = found["documents"] or [""]
+    metadatas = found["metadatas"] or [{}]
+    return found["ids"][0], texts[0], dict(metadatas[0] or {})
+
+
+def metadatas_by_id(store: VectorStore, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The stored metadata of the passages with these ids (those that exist)."""
+    if not ids:
+        return {}
+    found = _chroma(store).get(ids=list(ids), include=["metadatas"])
+    return {
+        doc_id: dict(meta or {})
+        for doc_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+    }
+
+
+def update_metadatas(
+    store: VectorStore, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]
+) -> None:
+    """Change the metadata of stored passages in place (no embedding): keys given replace
+    the stored ones."""
+    if ids:
+        _chroma(store)._collection.update(ids=list(ids), metadatas=list(metadatas))
+
+
+def passages_with_vectors(store: VectorStore) -> list[tuple[str, str, dict[str, Any], Any]]:
+    """Every passage as (id, text, metadata, vector): to rename passages without embedding."""
+    found = _chroma(store).get(include=["documents", "metadatas", "embeddings"])
+    vectors = found["embeddings"] if found["embeddings"] is not None else []
+    return [
+        (doc_id, text, dict(meta or {}), vector)
+        for doc_id, text, meta, vector in zip(
+            found["ids"], found["documents"] or [], found["metadatas"] or [], vectors, strict=True
+        )
+    ]
+
+
+def upsert_with_vectors(
+    store: VectorStore,
+    ids: Sequence[str],
+    texts: Sequence[str],
+    metadatas: Sequence[dict[str, Any]],
+    vectors: Sequence[Any],
+) -> None:
+    """Write passages whose vectors are already known (nothing is embedded)."""
+    if ids:
+        _chroma(store)._collection.upsert(
+            ids=list(ids),
+            documents=list(texts),
+            metadatas=list(metadatas),
+            embeddings=np.asarray(vectors, dtype=np.float32),
+        )
+
+
 def delete_ids(store: VectorStore, ids: Iterable[str]) -> None:
     """Delete passages by id."""
     ids = list(ids)
@@ -198,9 +271,12 @@ def delete_collection(location: StoreLocation, embeddings: SentenceEmbeddings) -
         return
     client = _client(location, create=True)
     name = collection_name(location.collection, embeddings)
-    existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-    if name in existing:
-        client.delete_collection(name)
+    try:
+        existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        if name in existing:
+            client.delete_collection(name)
+    except Exception as exc:  # noqa: BLE001
+        raise store_error(location, exc) from exc
 
 
 def _chroma(store: VectorStore) -> Chroma:
@@ -229,10 +305,7 @@ def _client(location: StoreLocation, *, create: bool) -> Any:
                 url.scheme == "https",
             )
         except Exception as exc:  # noqa: BLE001
-            raise ConfigError(
-                f"Cannot reach the Chroma server at {location.chroma_url} ({exc}); "
-                "is `chroma run` up?"
-            ) from exc
+            raise store_error(location, exc) from exc
     if not location.chroma_dir.exists() and not create:
         raise IndexMissingError(
             f"No index at {location.index_dir}/; run `assistant index` "
@@ -241,7 +314,7 @@ def _client(location: StoreLocation, *, create: bool) -> Any:
     try:
         return chromadb.PersistentClient(path=str(location.chroma_dir), settings=chroma_settings)
     except Exception as exc:  # noqa: BLE001
-        raise IndexCorruptError(_corrupt_message(location, exc)) from exc
+        raise store_error(location, exc) from exc
 
 
 @functools.lru_cache(maxsize=8)
@@ -261,4 +334,114 @@ def _corrupt_message(location: StoreLocation, exc: BaseException) -> str:
         f"The index at {location.describe()} cannot be opened ({type(exc).__name__}: {exc}). "
         "Rebuild it with `assistant index --rebuild` (or delete the folder and run "
         "`assistant index`)."
+    )
+
+
+#: Words in an error (or its causes) that say what kind of failure it is.
+_UNREACHABLE = (
+    "could not connect",
+    "connection refused",
+    "connecterror",
+    "connecttimeout",
+    "timed out",
+    "timeout",
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "network is unreachable",
+    "no route to host",
+    "connection reset",
+    "remoteprotocolerror",
+)
+_UNAUTHORISED = (" 401", " 403", "unauthorized", "unauthorised", "forbidden", "authoriz", "auth")
+_INCOMPATIBLE = (
+    "version",
+    " 404",
+    "404 not found",
+    "unsupported",
+    "no such column",
+    "no such table",
+    "migration",
+    "keyerror",
+    "unknown field",
+)
+_BUSY = ("database is locked",)
+_ACCESS = ("permission denied", "read-only", "readonly")
+
+
+def store_error(location: StoreLocation, exc: BaseException) -> AssistantError:
+    """Say what went wrong opening or using the store: the server is unreachable, refused
+    our credentials or speaks another API version; the folder is locked, unreadable, from
+    another Chroma version or really corrupt. Only corruption suggests ``--rebuild`` (which
+    deletes the collection)."""
+    if isinstance(exc, AssistantError):
+        return exc
+    chain = _causes(exc)
+    text = " | ".join(f"{type(e).__name__}: {e}" for e in chain).lower()
+    names = {type(e).__name__ for e in chain}
+    detail = f"{type(exc).__name__}: {exc}"
+    where = location.describe()
+    if location.chroma_url:
+        if _looks_unreachable(exc):
+            return StoreUnreachableError(
+                f"Cannot reach the Chroma server at {where} ({detail}); is `chroma run` up, "
+                "and is ASSISTANT_CHROMA_URL right? Nothing was changed."
+            )
+        if names & {"AuthorizationError", "ChromaAuthError"} or any(
+            word in text for word in _UNAUTHORISED
+        ):
+            return StoreUnauthorizedError(
+                f"The Chroma server at {where} refused the request ({detail}): it needs "
+                "credentials this client does not have. Nothing was changed."
+            )
+        if names & {"VersionMismatchError", "InvalidHTTPVersion"} or any(
+            word in text for word in _INCOMPATIBLE
+        ):
+            return StoreIncompatibleError(
+                f"The Chroma server at {where} speaks another version of Chroma's API "
+                f"({detail}); run a server of the installed chromadb's version. Nothing was "
+                "changed."
+            )
+        return StoreUnreachableError(
+            f"The Chroma server at {where} failed ({detail}); check the server's log. "
+            "Nothing was changed."
+        )
+    if any(word in text for word in _BUSY):
+        return IndexBusyError(
+            f"The index at {where} is locked by another process ({detail}); try again when "
+            "it has finished."
+        )
+    if any(word in text for word in _ACCESS) or any(isinstance(e, PermissionError) for e in chain):
+        return ConfigError(
+            f"The index at {where} cannot be opened ({detail}): check its permissions."
+        )
+    if names & {"VersionMismatchError"} or any(
+        word in text for word in ("no such column", "migration", "version")
+    ):
+        return StoreIncompatibleError(
+            f"The index at {where} was written by another version of Chroma ({detail}); "
+            "install the chromadb version that wrote it, or rebuild it with "
+            "`assistant index --rebuild`."
+        )
+    return IndexCorruptError(_corrupt_message(location, exc))
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _looks_unreachable(exc: BaseException) -> bool:
+    """Whether the error (or one it came from) is a connection refused, reset or timed out."""
+    chain = _causes(exc)
+    names = {type(e).__name__ for e in chain}
+    text = " | ".join(f"{type(e).__name__}: {e}" for e in chain).lower()
+    return bool(
+        names & {"ConnectError", "ConnectTimeout", "TimeoutException", "ReadTimeout"}
+        or any(isinstance(e, (ConnectionError, TimeoutError)) for e in chain)
+        or any(word in text for word in _UNREACHABLE)
     )

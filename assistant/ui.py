@@ -104,11 +104,42 @@ def build(assistant: Assistant) -> Any:
         yield "", [*history, {"role": "assistant", "content": final}], [*asked, answer.question]
 
     def ask_api(question: str, k: int = settings.top_k) -> dict[str, Any]:
-        """Answer a question; returns the same JSON as `assistant ask --json`."""
+        """Answer a question; returns the same JSON as `assistant ask --json`.
+
+        ``question`` must be text and ``k`` a whole number from 1 to 50 (``3``, ``3.0`` or
+        ``"3"``); anything else is refused with a plain message, not a traceback.
+        """
+        if not isinstance(question, str):
+            raise gr.Error(
+                f"The question must be text, not {_kind(question)}.", print_exception=False
+            )
+        passages = _whole_number(k)
+        if passages is None or not 1 <= passages <= 50:
+            raise gr.Error(
+                f"k must be a whole number from 1 to 50 (passages to retrieve), not {k!r:.40}.",
+                print_exception=False,
+            )
         try:
-            return assistant.ask(question, k=int(k)).to_dict()
+            return assistant.ask(question, k=passages).to_dict()
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
+
+    def _kind(value: Any) -> str:
+        if value is None:
+            return "nothing"
+        name = type(value).__name__
+        return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+    def _whole_number(value: Any) -> int | None:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            return int(value) if value.is_integer() else None
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return None
 
     def documents_table() -> list[list[Any]]:
         return [
@@ -131,6 +162,7 @@ def build(assistant: Assistant) -> Any:
             embeddings=assistant.embeddings,
             max_mb=settings.max_upload_mb,
             on_file=lambda i, name: progress(i / max(len(names), 1), desc=f"Indexing {name}"),
+            lock_timeout_s=settings.lock_timeout_s,
         )
         progress(1.0, desc="Done")
         lines = [
@@ -143,7 +175,12 @@ def build(assistant: Assistant) -> Any:
         if not key:
             return "Choose a document to remove.", documents_table(), removable()
         try:
-            removed = remove_source(assistant.location, assistant.embeddings, key)
+            removed = remove_source(
+                assistant.location,
+                assistant.embeddings,
+                key,
+                lock_timeout_s=settings.lock_timeout_s,
+            )
         except AssistantError as exc:
             return html.escape(str(exc)), documents_table(), removable()
         forget_upload(assistant.location, key)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import AssistantError
-from assistant.index import IndexReport, index_paths
+from assistant.index import IndexReport, index_paths, origin_folder
 from assistant.ingest.loaders import check_supported
 from assistant.store import StoreLocation
 
@@ -40,6 +40,7 @@ def add_uploads(
     embeddings: SentenceEmbeddings,
     max_mb: int,
     on_file: Callable[[int, str], None] = lambda number, name: None,
+    lock_timeout_s: float | None = None,
 ) -> list[UploadResult]:
     """Check, copy and index each file; one file's failure never stops the others.
 
@@ -50,15 +51,24 @@ def add_uploads(
     results = []
     for number, path in enumerate(map(Path, files)):
         on_file(number, path.name)
-        results.append(_add_one(path, folder, location, embeddings, max_mb))
+        results.append(_add_one(path, folder, location, embeddings, max_mb, lock_timeout_s))
     return results
 
 
 def forget_upload(location: StoreLocation, key: str) -> None:
     """Delete the kept copy of an uploaded document (``key`` as ``assistant sources`` gives
-    it); documents indexed from elsewhere are left alone."""
-    copy = Path(key)
-    if copy.parent == uploads_folder(location).resolve() and copy.is_file():
+    it: the folder's name in the index, ``/``, the file's name); documents indexed from
+    elsewhere are left alone."""
+    folder = uploads_folder(location).resolve()
+    if Path(key).is_absolute():  # an index built before folders had names
+        copy = Path(key)
+    else:
+        origin, _, name = key.partition("/")
+        known = origin_folder(location, origin)
+        if known is None or known.resolve() != folder:
+            return
+        copy = folder / name
+    if copy.parent == folder and copy.is_file():
         copy.unlink()
 
 
@@ -68,6 +78,7 @@ def _add_one(
     location: StoreLocation,
     embeddings: SentenceEmbeddings,
     max_mb: int,
+    lock_timeout_s: float | None,
 ) -> UploadResult:
     try:
         check_supported(path)
@@ -80,7 +91,13 @@ def _add_one(
     target = folder / path.name
     shutil.copyfile(path, target)
     try:
-        report = index_paths([target], location=location, embeddings=embeddings, progress=False)
+        report = index_paths(
+            [target],
+            location=location,
+            embeddings=embeddings,
+            progress=False,
+            lock_timeout_s=lock_timeout_s,
+        )
     except AssistantError as exc:
         return UploadResult(path.name, False, _plain(str(exc), target))
     if report.failed:

@@ -28,16 +28,32 @@ TokenCounter = Callable[[str], int]
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file to index, the name it is known by in citations, and the folder it came from."""
+    """A file to index, the name it is known by in citations, and the folder it came from.
+
+    ``source`` is relative to ``folder`` (the resolved folder it was found in); ``origin`` is
+    the index's stable name for that folder (see :mod:`assistant.index`), never a path, so
+    that moving the folder changes no passage.
+    """
 
     path: Path
     source: str
     origin: str = ""
+    folder: str = ""
 
     @property
     def key(self) -> str:
         """Unique per file: two folders may each hold a ``notes.txt``."""
         return f"{self.origin}/{self.source}" if self.origin else self.source
+
+
+def printable(text: str) -> str:
+    """``text`` with any byte that is not UTF-8 (a file name's, kept by Python as a lone
+    surrogate) written as ``\\xNN``: safe to store, print and put in JSON, and reversible."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def find_files(paths: Iterable[Path]) -> list[SourceFile]:
@@ -52,13 +68,13 @@ def find_files(paths: Iterable[Path]) -> list[SourceFile]:
     found: list[SourceFile] = []
     for path in paths:
         if path.is_dir():
-            origin = str(path.resolve())
+            folder = str(path.resolve())
             for file in sorted(path.rglob("*")):
                 relative = file.relative_to(path)
                 if file.is_file() and not any(part.startswith(".") for part in relative.parts):
-                    found.append(SourceFile(file, relative.as_posix(), origin))
+                    found.append(SourceFile(file, printable(relative.as_posix()), folder=folder))
         elif path.exists():
-            found.append(SourceFile(path, path.name, str(path.resolve().parent)))
+            found.append(SourceFile(path, printable(path.name), folder=str(path.resolve().parent)))
         else:
             raise IngestError(f"{path} does not exist; give a file or a folder of documents.")
     return found

@@ -1,0 +1,371 @@
+"""Index documents incrementally: unchanged passages are skipped, changed ones replaced.
+
+Uses LangChain's indexing API with a SQL record manager kept beside Chroma in ``index/``
+(:mod:`.records`). Passage ids come from :mod:`.identity` (text and document, not offsets),
+folders keep stable names (:mod:`.folders`), and an index from an older version is brought
+up to date first (:mod:`.upgrade`). Chroma *upserts* by id, so a run killed midway and run
+again still ends with every passage exactly once. Every write holds the index's write lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import groupby, islice
+from pathlib import Path
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.vectorstores import VectorStore
+
+from assistant.embeddings import SentenceEmbeddings
+from assistant.errors import (
+    IndexCorruptError,
+    IngestError,
+    StoreIncompatibleError,
+    StoreUnauthorizedError,
+    StoreUnreachableError,
+)
+from assistant.index.folders import assign_origins, origin_folder
+from assistant.index.identity import REFRESH_CHUNK, SOURCE_ID_KEY, assign_ids, passage_id
+from assistant.index.records import (
+    forget_record_managers,
+    open_record_manager,
+    record_namespace,
+    write_lock,
+)
+from assistant.index.upgrade import upgrade_layout
+from assistant.ingest.passages import SourceFile, find_files, load_passages, printable
+from assistant.store import (
+    StoreLocation,
+    collection_name,
+    count_passages,
+    delete_collection,
+    delete_ids,
+    ids_where_in,
+    metadatas_by_id,
+    open_store,
+    store_error,
+    update_metadatas,
+    values_where_in,
+    write_manifest,
+)
+
+__all__ = [
+    "SOURCE_ID_KEY",
+    "IndexReport",
+    "delete_keys",
+    "index_documents",
+    "index_paths",
+    "open_record_manager",
+    "origin_folder",
+    "record_namespace",
+    "remove_index",
+    "write_lock",
+]
+
+log = logging.getLogger(__name__)
+
+#: Passages per indexing batch: embedded together (sorted by length, so they pad little and
+#: keep both cores busy) and written to Chroma in one upsert. 512 measured ~20% faster than
+#: 64 on SQuAD; a run killed midway redoes at most one batch.
+_BATCH_SIZE = 512
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run changed, as ``assistant index --json`` prints it.
+
+    ``moved``: passages kept (not embedded again) whose paragraph number or offsets changed.
+    """
+
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    moved: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+def index_paths(
+    paths: Iterable[Path],
+    *,
+    location: StoreLocation,
+    embeddings: SentenceEmbeddings,
+    rebuild: bool = False,
+    progress: bool = True,
+    batch_size: int = _BATCH_SIZE,
+    lock_timeout_s: float | None = None,
+) -> IndexReport:
+    """Index the files under ``paths`` into the store at ``location``.
+
+    A file that cannot be read (or written) is reported in ``failed``, its earlier passages
+    are kept, and the other files are still indexed. For each folder given, the passages of
+    files that are no longer in it are deleted. With ``rebuild`` the store is deleted first
+    (the way out of a corrupt index). ``batch_size``: passages embedded and written per batch.
+
+    Raises:
+        IngestError: a path does not exist (checked before anything is changed).
+        IndexBusyError: another process kept the index locked for ``lock_timeout_s``.
+    """
+    paths = list(paths)
+    files = find_files(paths)
+    with write_lock(location, lock_timeout_s):
+        started = time.perf_counter()
+        if rebuild:
+            remove_index(location, embeddings)
+        store = open_store(location, embeddings, create=True)
+        upgrade_layout(location, embeddings, store)
+        files, origins = assign_origins(location, store, files, paths)
+        report = IndexReport()
+        passages = _passages(files, embeddings, report, progress=progress)
+        _index_documents(passages, location, embeddings, store, report, batch_size)
+        scanned = {origins[str(p.resolve())] for p in paths if p.is_dir()}
+        if scanned:  # files that failed are present: their earlier passages are kept
+            present = {f.key for f in files}
+            report.deleted += _delete_missing(location, embeddings, scanned, present)
+        report.seconds = time.perf_counter() - started
+    log.info("indexed: %s", report.to_dict())
+    return report
+
+
+def index_documents(
+    passages: Iterable[Document],
+    *,
+    location: StoreLocation,
+    embeddings: SentenceEmbeddings,
+    rebuild: bool = False,
+    report: IndexReport | None = None,
+    batch_size: int = _BATCH_SIZE,
+    lock_timeout_s: float | None = None,
+) -> IndexReport:
+    """Index ready-made passages incrementally, grouped by ``metadata["doc_key"]``
+    (falling back to ``metadata["source"]``), ``batch_size`` passages at a time."""
+    report = report or IndexReport()
+    with write_lock(location, lock_timeout_s):
+        started = time.perf_counter()
+        if rebuild:
+            remove_index(location, embeddings)
+        store = open_store(location, embeddings, create=True)
+        upgrade_layout(location, embeddings, store)
+        _index_documents(passages, location, embeddings, store, report, batch_size)
+        report.seconds = time.perf_counter() - started
+    log.info("indexed: %s", report.to_dict())
+    return report
+
+
+def _index_documents(
+    passages: Iterable[Document],
+    location: StoreLocation,
+    embeddings: SentenceEmbeddings,
+    store: VectorStore,
+    report: IndexReport,
+    batch_size: int,
+) -> None:
+    """Write the passages batch by batch; a batch that fails is written again file by file,
+    so that only the files that really fail are lost (and reported). Then delete the
+    passages of the files seen that were not confirmed by this run, and rewrite the moved
+    passages' positions."""
+    records = open_record_manager(location, embeddings)
+    since = records.get_time()
+    positions: dict[str, dict[str, Any]] = {}
+    groups: dict[str, str] = {}
+    failed: set[str] = set()
+    batches = _batched(assign_ids(passages, positions), batch_size)
+    for batch in batches:
+        for passage in batch:
+            groups.setdefault(passage.metadata[SOURCE_ID_KEY], passage.metadata["source"])
+        try:
+            _write_batch(batch, records, store, report)
+            continue
+        except Exception as exc:  # noqa: BLE001 - retried file by file below
+            log.warning(
+                "a batch of %d passages failed (%s); retrying file by file", len(batch), exc
+            )
+        for key, group in groupby(batch, key=lambda p: p.metadata[SOURCE_ID_KEY]):
+            if key in failed:
+                continue
+            try:
+                _write_batch(list(group), records, store, report)
+            except Exception as exc:  # noqa: BLE001 - the file is reported, the rest go on
+                problem = store_error(location, exc)
+                if isinstance(problem, (StoreUnreachableError, StoreUnauthorizedError)):
+                    raise problem from exc  # not this file's fault: stop, say why
+                failed.add(key)
+                source = printable(str(groups[key]))
+                reason = printable(f"cannot be written to the index: {type(exc).__name__}: {exc}")
+                report.failed.append({"source": source, "error": reason})
+                log.warning("skipped %s: %s", source, reason)
+    # The files' passages this run did not confirm (edited or gone from the file).
+    stale = [key for key in groups if key not in failed]
+    report.deleted += _delete_unconfirmed(records, store, stale, since)
+    report.moved += _refresh_positions(store, positions, failed)
+    mark_changed(location, embeddings, store)
+
+
+def _write_batch(
+    batch: list[Document], records: Any, store: VectorStore, report: IndexReport
+) -> None:
+    from langchain_core.indexing import index
+
+    stats = index(
+        batch,
+        records,
+        store,
+        cleanup=None,
+        source_id_key=SOURCE_ID_KEY,
+        key_encoder=passage_id,
+        batch_size=max(len(batch), 1),
+    )
+    report.added += stats["num_added"]
+    report.updated += stats.get("num_updated", 0)
+    report.skipped += stats["num_skipped"]
+
+
+def _delete_unconfirmed(records: Any, store: VectorStore, keys: list[str], since: float) -> int:
+    deleted = 0
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        while stale := records.list_keys(group_ids=chunk, before=since, limit=1000):
+            delete_ids(store, stale)  # the store first: a run killed here leaves records
+            records.delete_keys(stale)
+            deleted += len(stale)
+    return deleted
+
+
+def _refresh_positions(
+    store: VectorStore, positions: dict[str, dict[str, Any]], failed: set[str]
+) -> int:
+    """Rewrite the metadata of kept passages that moved in their file (their paragraph
+    number, offsets, page): no embedding, the vector is the same."""
+    ids = [i for i, meta in positions.items() if meta.get(SOURCE_ID_KEY) not in failed]
+    moved = 0
+    for start in range(0, len(ids), REFRESH_CHUNK):
+        stored = metadatas_by_id(store, ids[start : start + REFRESH_CHUNK])
+        changed = [
+            doc_id
+            for doc_id, meta in stored.items()
+            if any(meta.get(k) != v for k, v in positions[doc_id].items())
+        ]
+        update_metadatas(store, changed, [positions[i] for i in changed])
+        moved += len(changed)
+    return moved
+
+
+def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def mark_changed(
+    location: StoreLocation, embeddings: SentenceEmbeddings, store: VectorStore
+) -> None:
+    """Record the model and passage count; its new time tells readers to reload BM25."""
+    write_manifest(
+        location,
+        {
+            "embedding_model": embeddings.model_name,
+            "embedding_backend": embeddings.backend,
+            "passage_precision": "int8" if embeddings.quantized_passages else embeddings.precision,
+            "collection": collection_name(location.collection, embeddings),
+            "changed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "passages": count_passages(store),
+        },
+    )
+
+
+def remove_index(location: StoreLocation, embeddings: SentenceEmbeddings) -> None:
+    """Delete this model's collection and its records (the way out of a damaged index).
+
+    The collection is deleted through Chroma (embedded or on a server); only an embedded
+    store too damaged to open is deleted as a folder.
+    """
+    with write_lock(location):
+        targets = [location.records_path, location.manifest_path]
+        try:
+            delete_collection(location, embeddings)
+        except (IndexCorruptError, StoreIncompatibleError):
+            if location.chroma_url:
+                raise
+            targets.append(location.chroma_dir)
+        forget_record_managers(location.records_path)
+        for target in targets:
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+
+
+def delete_keys(
+    location: StoreLocation,
+    embeddings: SentenceEmbeddings,
+    doc_keys: Iterable[str],
+    *,
+    lock_timeout_s: float | None = None,
+) -> int:
+    """Delete every passage of the given files from the store and the records."""
+    doc_keys = list(doc_keys)
+    if not doc_keys:
+        return 0
+    with write_lock(location, lock_timeout_s):
+        store = open_store(location, embeddings)
+        records = open_record_manager(location, embeddings)
+        ids = ids_where_in(store, SOURCE_ID_KEY, doc_keys)
+        # Records may know passages the store lost (a run killed midway): drop those too.
+        recorded = records.list_keys(group_ids=doc_keys)
+        delete_ids(store, ids)
+        if recorded or ids:
+            records.delete_keys(list(set(recorded) | set(ids)))
+        mark_changed(location, embeddings, store)
+    return len(ids)
+
+
+def _delete_missing(
+    location: StoreLocation, embeddings: SentenceEmbeddings, origins: set[str], present: set[str]
+) -> int:
+    """Delete the passages of files of these folders (by name) that were not found."""
+    store = open_store(location, embeddings)
+    gone = values_where_in(store, "origin", sorted(origins), SOURCE_ID_KEY) - present
+    return delete_keys(location, embeddings, sorted(gone))
+
+
+def _passages(
+    files: list[SourceFile],
+    embeddings: SentenceEmbeddings,
+    report: IndexReport,
+    *,
+    progress: bool,
+) -> Iterator[Document]:
+    from tqdm import tqdm
+
+    bar = tqdm(files, desc="indexing", unit="file", file=sys.stderr, disable=not progress)
+    for file in bar:
+        bar.set_postfix_str(file.source[-40:], refresh=False)
+        try:
+            passages = load_passages(
+                file, max_tokens=embeddings.max_tokens, count_tokens=embeddings.count_tokens
+            )
+        except IngestError as exc:
+            _fail(report, file, str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one file's failure never stops the run
+            _fail(report, file, f"cannot be read: {type(exc).__name__}: {exc}")
+            continue
+        yield from passages
+
+
+def _fail(report: IndexReport, file: SourceFile, reason: str) -> None:
+    reason = printable(reason)
+    report.failed.append({"source": file.source, "error": reason})
+    log.warning("skipped %s: %s", file.source, reason)
