@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import groupby, islice
 from pathlib import Path
@@ -120,12 +121,8 @@ def index_paths(
     """
     paths = list(paths)
     files = find_files(paths)
-    with write_lock(location, lock_timeout_s):
-        started = time.perf_counter()
-        if rebuild:
-            remove_index(location, embeddings)
-        store = open_store(location, embeddings, create=True)
-        upgrade_layout(location, embeddings, store)
+    started = time.perf_counter()
+    with _writing(location, embeddings, rebuild=rebuild, lock_timeout_s=lock_timeout_s) as store:
         files, origins = assign_origins(location, store, files, paths)
         report = IndexReport()
         passages = _passages(files, embeddings, report, progress=progress)
@@ -152,16 +149,30 @@ def index_documents(
     """Index ready-made passages incrementally, grouped by ``metadata["doc_key"]``
     (falling back to ``metadata["source"]``), ``batch_size`` passages at a time."""
     report = report or IndexReport()
-    with write_lock(location, lock_timeout_s):
-        started = time.perf_counter()
-        if rebuild:
-            remove_index(location, embeddings)
-        store = open_store(location, embeddings, create=True)
-        upgrade_layout(location, embeddings, store)
+    started = time.perf_counter()
+    with _writing(location, embeddings, rebuild=rebuild, lock_timeout_s=lock_timeout_s) as store:
         _index_documents(passages, location, embeddings, store, report, batch_size)
         report.seconds = time.perf_counter() - started
     log.info("indexed: %s", report.to_dict())
     return report
+
+
+@contextmanager
+def _writing(
+    location: StoreLocation,
+    embeddings: SentenceEmbeddings,
+    *,
+    rebuild: bool,
+    lock_timeout_s: float | None,
+) -> Iterator[VectorStore]:
+    """Hold the write lock, delete the index first with ``rebuild``, and give the store
+    (created if missing, brought up to this version's layout)."""
+    with write_lock(location, lock_timeout_s):
+        if rebuild:
+            remove_index(location, embeddings)
+        store = open_store(location, embeddings, create=True)
+        upgrade_layout(location, embeddings, store)
+        yield store
 
 
 def _index_documents(
