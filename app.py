@@ -3,6 +3,7 @@
 Run with ``python app.py`` (or ``make run``); settings come from ASSISTANT_* variables.
 """
 
+import argparse
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,7 +25,21 @@ def _open(settings: Settings):  # noqa: ANN202 - returns assistant.assemble.Assi
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the chat (settings: ASSISTANT_*).")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve on an address other than loopback without ASSISTANT_AUTH",
+    )
+    no_auth = parser.parse_args().no_auth
     settings = Settings()
+    from assistant.access import serving_access
+
+    try:
+        serving_access(settings, no_auth=no_auth)  # refuse before loading anything
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     # Open the index and the model while Gradio (the slowest import) loads.
     with ThreadPoolExecutor(max_workers=1) as pool:
         opening = pool.submit(_open, settings)
@@ -34,7 +49,7 @@ def main() -> None:
             assistant = opening.result()
         except AssistantError as exc:
             sys.exit(f"error: {exc}")
-    launch(assistant)
+    launch(assistant, no_auth=no_auth)
 
 
 if __name__ == "__main__":

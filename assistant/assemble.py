@@ -95,7 +95,12 @@ def open_assistant(
         from assistant.index import index_paths
 
         notify(f"No index yet: indexing {settings.corpus_dir}/ first.")
-        index_paths([settings.corpus_dir], location=location, embeddings=embeddings)
+        index_paths(
+            [settings.corpus_dir],
+            location=location,
+            embeddings=embeddings,
+            max_file_mb=settings.max_file_mb,
+        )
         store = open_store(location, embeddings)
     keywords = KeywordIndex(store, location)
     retriever = HybridRetriever(

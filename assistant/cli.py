@@ -89,6 +89,7 @@ def index_command(
         embeddings=make_embeddings(settings),
         rebuild=rebuild,
         lock_timeout_s=settings.lock_timeout_s,
+        max_file_mb=settings.max_file_mb,
     )
     if as_json:
         click.echo(json.dumps(report.to_dict()))
@@ -98,6 +99,8 @@ def index_command(
             f"{report.deleted} deleted in {report.seconds:.1f} s "
             f"({store_location(settings).describe()})"
         )
+        for warning in report.warnings:
+            click.echo(f"warning: {warning['source']}: {warning['warning']}", err=True)
         for failure in report.failed:
             click.echo(f"failed: {failure['source']}: {failure['error']}", err=True)
     if report.failed:
@@ -168,14 +171,30 @@ def remove_command(ctx: click.Context, source: str) -> None:
 @cli.command("serve")
 @click.option("--host", help="Address to bind (default 127.0.0.1, or ASSISTANT_HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default 7860).")
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Serve on an address other than loopback without ASSISTANT_AUTH (trusted networks).",
+)
 @click.pass_context
 @_friendly_errors
-def serve_command(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Open the chat in the browser (Gradio), over the indexed documents."""
+def serve_command(ctx: click.Context, host: str | None, port: int | None, no_auth: bool) -> None:
+    """Open the chat in the browser (Gradio), over the indexed documents.
+
+    On an address other than loopback (such as --host 0.0.0.0) the chat asks for the
+    ASSISTANT_AUTH=user:password sign-in; without it, serving is refused unless --no-auth.
+    """
+    from assistant.access import serving_access
+    from assistant.errors import ConfigError
     from assistant.ui import launch
 
     settings = _settings(ctx, host=host, port=port)
-    launch(_open_or_build(settings))
+    try:
+        serving_access(settings, no_auth=no_auth)  # before the model and index are loaded
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(2)
+    launch(_open_or_build(settings), no_auth=no_auth)
 
 
 def _quote(citation: Any) -> str:

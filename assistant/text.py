@@ -28,16 +28,30 @@ def split_sentences(text: str) -> list[Span]:
     spans: list[Span] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        candidate = text[start : match.start()]
-        last_word = (
-            candidate.rsplit(maxsplit=1)[-1].rstrip(".").lower() if candidate.strip() else ""
-        )
-        if last_word in _ABBREVIATIONS:
+        if _last_word(text, start, match.start()).rstrip(".").lower() in _ABBREVIATIONS:
             continue
         _append_stripped(spans, text, start, match.end())
         start = match.end()
     _append_stripped(spans, text, start, len(text))
     return spans
+
+
+def _last_word(text: str, start: int, end: int) -> str:
+    """The run of non-space characters ending at ``end`` (not reaching back before ``start``).
+
+    Looks back a little at a time: slicing all of ``text[start:end]`` for each full stop
+    made a long run of abbreviations ("etc. etc. ...") quadratic.
+    """
+    step = 32
+    while True:
+        low = max(start, end - step)
+        piece = text[low:end]
+        words = piece.rsplit(maxsplit=1)
+        if low == start:
+            return words[-1] if words else ""
+        if words and words[-1] != piece:  # a space before it: the word is whole
+            return words[-1]
+        step *= 2
 
 
 def _append_stripped(spans: list[Span], text: str, start: int, end: int) -> None:

@@ -6,12 +6,14 @@ Answers come from the chain, documents from the indexer; HTML comes from ``ui_fo
 from __future__ import annotations
 
 import html
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from assistant.access import serving_access
 from assistant.assemble import Assistant
 from assistant.errors import AssistantError
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
@@ -266,14 +268,25 @@ def build(assistant: Assistant) -> Any:
     return demo
 
 
-def launch(assistant: Assistant, *, prevent_thread_lock: bool = False) -> Any:
-    """Build the chat and serve it on the configured host and port."""
-    demo = build(assistant)
+def launch(
+    assistant: Assistant, *, prevent_thread_lock: bool = False, no_auth: bool = False
+) -> Any:
+    """Build the chat and serve it on the configured host and port; see
+    :func:`serving_access` for who may use it.
+
+    Raises:
+        ExposedWithoutAuthError: see :func:`serving_access`.
+    """
     settings = assistant.settings
+    access = serving_access(settings, no_auth=no_auth)  # callers check first; so does this
+    if access.warning:
+        print(access.warning, file=sys.stderr)
+    demo = build(assistant)
     demo.queue(default_concurrency_limit=4)
     served = demo.launch(
         server_name=settings.host,
         server_port=settings.port,
+        auth=access.auth,
         css=CSS,
         head=HEAD,
         show_error=False,

@@ -2,10 +2,13 @@
 
 The copy is what gets indexed (the browser's temporary file disappears), so removing an
 uploaded document deletes its copy too; otherwise re-indexing the folder would bring it back.
+A file with the name of an earlier, different upload is kept under a new name ("notes (2).txt"),
+never over it: the earlier one may be someone else's, and both stay answerable.
 """
 
 from __future__ import annotations
 
+import filecmp
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -88,8 +91,16 @@ def _add_one(
         return UploadResult(
             path.name, False, f"larger than the {max_mb} MB limit (ASSISTANT_MAX_UPLOAD_MB)."
         )
-    target = folder / path.name
-    shutil.copyfile(path, target)
+    try:
+        target, renamed, created = _keep(path, folder)
+    except OSError as exc:
+        return UploadResult(path.name, False, f"cannot be kept: {exc.strerror or exc}.")
+    note = (
+        f"Kept as “{target.name}”: a different file named “{path.name}” was uploaded before "
+        "(remove that one if this replaces it). "
+        if renamed
+        else ""
+    )
     try:
         report = index_paths(
             [target],
@@ -101,16 +112,42 @@ def _add_one(
     except AssistantError as exc:
         return UploadResult(path.name, False, _plain(str(exc), target))
     if report.failed:
-        target.unlink(missing_ok=True)
+        if created:  # an earlier upload's copy (the same bytes) stays with its passages
+            target.unlink(missing_ok=True)
         reasons = " ".join(_plain(f["error"], target) for f in report.failed)
         return UploadResult(path.name, False, reasons, report)
+    warnings = "".join(f" Note: {_plain(w['warning'], target)}" for w in report.warnings)
     return UploadResult(
         path.name,
         True,
-        f"{report.added} passages added, {report.updated} updated, "
-        f"{report.skipped} unchanged, {report.deleted} removed.",
+        f"{note}{report.added} passages added, {report.updated} updated, "
+        f"{report.skipped} unchanged, {report.deleted} removed.{warnings}",
         report,
     )
+
+
+def _keep(path: Path, folder: Path) -> tuple[Path, bool, bool]:
+    """Copy ``path`` into ``folder`` under its name, or a free numbered one if a different
+    file has it; return the copy, whether it was renamed and whether it is new. The same
+    bytes uploaded again reuse the earlier copy (indexing it again changes nothing)."""
+    stem, suffix = Path(path.name).stem, Path(path.name).suffix
+    for n in range(1, 10_000):
+        target = folder / (path.name if n == 1 else f"{stem} ({n}){suffix}")
+        try:
+            # "x": created only if absent, so two uploads at once cannot take the same name.
+            out = open(target, "xb")  # noqa: SIM115 - closed just below
+        except FileExistsError:
+            if filecmp.cmp(path, target, shallow=False):
+                return target, n > 1, False
+            continue
+        try:
+            with out, open(path, "rb") as source:
+                shutil.copyfileobj(source, out)
+        except OSError:
+            target.unlink(missing_ok=True)  # no half copy left to be indexed later
+            raise
+        return target, n > 1, True
+    raise FileExistsError(f"too many uploads named {path.name}")
 
 
 def _plain(message: str, path: Path) -> str:

@@ -30,6 +30,9 @@ KNOWN_COLUMNS = frozenset({"question", "answers", "evidence", "source", "unanswe
 _SQUAD_LAYOUT = 2
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", ""})
+# json.loads recurses once per level of nesting, so a line of 100,000 "[" would end the run
+# with a RecursionError (and its traceback); it is caught and the line rejected instead.
+_TOO_DEEP = "nested too deeply, more than Python's recursion limit of about 1,000 levels"
 
 
 class EvalInputError(AssistantError):
@@ -120,6 +123,8 @@ def read_squad(path: Path, *, text: str | None = None) -> EvalInput:
         data = json.loads(text)
     except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EvalInputError(f"{path.name} is not readable SQuAD JSON ({exc}).") from exc
+    except RecursionError as exc:
+        raise EvalInputError(f"{path.name} is not readable SQuAD JSON ({_TOO_DEEP}).") from exc
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise EvalInputError(
             f"{path.name} is not SQuAD JSON (no top-level `data` list of articles); for your "
@@ -169,7 +174,7 @@ def read_squad(path: Path, *, text: str | None = None) -> EvalInput:
                             id=qa.get("id"),
                         )
                     )
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise EvalInputError(
             f"{path.name} is malformed SQuAD ({type(exc).__name__}: {exc}): every paragraph "
             "needs a `context` and every question a `question`."
@@ -199,6 +204,9 @@ def _read_jsonl(path: Path, text: str, warnings: list[str]) -> list[EvalQuestion
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             _warn(warnings, f"{path.name} line {number}: not valid JSON ({exc.msg}); skipped")
+            continue
+        except RecursionError:
+            _warn(warnings, f"{path.name} line {number}: not readable JSON ({_TOO_DEEP}); skipped")
             continue
         if not isinstance(record, dict):
             _warn(warnings, f"{path.name} line {number}: not a JSON object; skipped")
@@ -242,6 +250,16 @@ def _read_csv(path: Path, text: str, warnings: list[str]) -> list[EvalQuestion]:
 
 
 def _row(
+    record: dict[str, Any], number: int, path: Path, warnings: list[str]
+) -> EvalQuestion | None:
+    try:
+        return _checked_row(record, number, path, warnings)
+    except RecursionError:  # a value nested just under json's limit, then printed with str()
+        _warn(warnings, f"{path.name} line {number}: {_TOO_DEEP}; skipped")
+        return None
+
+
+def _checked_row(
     record: dict[str, Any], number: int, path: Path, warnings: list[str]
 ) -> EvalQuestion | None:
     question = record.get("question")

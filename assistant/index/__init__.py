@@ -9,6 +9,7 @@ again still ends with every passage exactly once. Every write holds the index's 
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import sys
@@ -40,7 +41,7 @@ from assistant.index.records import (
     write_lock,
 )
 from assistant.index.upgrade import upgrade_layout
-from assistant.ingest.passages import SourceFile, find_files, load_passages, printable
+from assistant.ingest.passages import SourceFile, load_passages, printable, walk
 from assistant.store import (
     StoreLocation,
     collection_name,
@@ -82,6 +83,8 @@ class IndexReport:
     """What one indexing run changed, as ``assistant index --json`` prints it.
 
     ``moved``: passages kept (not embedded again) whose paragraph number or offsets changed.
+    ``warnings``: files indexed that the user should check (a guessed encoding), and files
+    passed over on purpose (symbolic links, pipes), each ``{"source", "warning"}``.
     """
 
     added: int = 0
@@ -90,6 +93,7 @@ class IndexReport:
     deleted: int = 0
     moved: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,6 +111,7 @@ def index_paths(
     progress: bool = True,
     batch_size: int = _BATCH_SIZE,
     lock_timeout_s: float | None = None,
+    max_file_mb: float | None = None,
 ) -> IndexReport:
     """Index the files under ``paths`` into the store at ``location``.
 
@@ -114,18 +119,22 @@ def index_paths(
     are kept, and the other files are still indexed. For each folder given, the passages of
     files that are no longer in it are deleted. With ``rebuild`` the store is deleted first
     (the way out of a corrupt index). ``batch_size``: passages embedded and written per batch.
+    A file larger than ``max_file_mb`` fails without being read.
 
     Raises:
         IngestError: a path does not exist (checked before anything is changed).
         IndexBusyError: another process kept the index locked for ``lock_timeout_s``.
     """
     paths = list(paths)
-    files = find_files(paths)
+    found = walk(paths)
+    files = found.files
     started = time.perf_counter()
     with _writing(location, embeddings, rebuild=rebuild, lock_timeout_s=lock_timeout_s) as store:
         files, origins = assign_origins(location, store, files, paths)
         report = IndexReport()
-        passages = _passages(files, embeddings, report, progress=progress)
+        for source, reason in found.skipped:
+            _warn(report, source, f"skipped: {reason}")
+        passages = _passages(files, embeddings, report, progress=progress, max_file_mb=max_file_mb)
         _index_documents(passages, location, embeddings, store, report, batch_size)
         scanned = {origins[str(p.resolve())] for p in paths if p.is_dir()}
         if scanned:  # files that failed are present: their earlier passages are kept
@@ -357,6 +366,7 @@ def _passages(
     report: IndexReport,
     *,
     progress: bool,
+    max_file_mb: float | None = None,
 ) -> Iterator[Document]:
     from tqdm import tqdm
 
@@ -365,7 +375,11 @@ def _passages(
         bar.set_postfix_str(file.source[-40:], refresh=False)
         try:
             passages = load_passages(
-                file, max_tokens=embeddings.max_tokens, count_tokens=embeddings.count_tokens
+                file,
+                max_tokens=embeddings.max_tokens,
+                count_tokens=embeddings.count_tokens,
+                max_file_mb=max_file_mb,
+                warn=functools.partial(_warn, report, file.source),
             )
         except IngestError as exc:
             _fail(report, file, str(exc))
@@ -374,6 +388,11 @@ def _passages(
             _fail(report, file, f"cannot be read: {type(exc).__name__}: {exc}")
             continue
         yield from passages
+
+
+def _warn(report: IndexReport, source: str, message: str) -> None:
+    report.warnings.append({"source": source, "warning": printable(message)})
+    log.info("%s: %s", source, message)  # the CLI prints the report's warnings itself
 
 
 def _fail(report: IndexReport, file: SourceFile, reason: str) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import IngestError
+from assistant.ingest.limits import check_size, check_zip, pdf_texts
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 
@@ -35,6 +36,7 @@ _CHARSET = re.compile(
     re.I,
 )
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’»)]*$")
+_BROKEN_WORD = re.compile(r"[^\W\d_][-\u00ad]$")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"})
 
 # lxml is faster and more forgiving of broken markup; html.parser is always there.
@@ -98,6 +100,8 @@ _HTML_BLOCKS = {
 }
 _END_BLOCK = object()  # marks the end of a block element on the HTML walk's stack
 
+_FALLBACK_NAMES = {"cp1252": "Windows-1252 (cp1252)", "latin-1": "Latin-1 (ISO-8859-1)"}
+
 
 @dataclass(frozen=True)
 class Page:
@@ -109,13 +113,17 @@ class Page:
 class LoadedDocument:
     title: str | None  # None when the format has no title; the caller then uses the first line
     pages: list[Page]
+    warnings: tuple[str, ...] = ()  # loaded, but the user should check something (encoding)
 
 
-def load_document(path: Path) -> LoadedDocument:
+def load_document(path: Path, *, max_mb: float | None = None) -> LoadedDocument:
     """Read ``path`` (one of :data:`SUPPORTED_SUFFIXES`) into a title and pages of text.
 
+    ``max_mb``: refuse a larger file, before reading it (``ASSISTANT_MAX_FILE_MB``).
+
     Raises:
-        IngestError: the file is missing, unreadable, empty, corrupt or of an unsupported type.
+        IngestError: the file is missing, unreadable, empty, corrupt, of an unsupported type,
+            over ``max_mb``, or past a bound of :mod:`assistant.ingest.limits` (a zip bomb).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -124,6 +132,8 @@ def load_document(path: Path) -> LoadedDocument:
     if not path.is_file():
         raise _error(path, "it does not exist.", "Check the name and location of the file.")
     check_supported(path)
+    if max_mb is not None:
+        check_size(path, max_mb)
     raw = _read_bytes(path)
     if not raw.strip():
         raise _error(path, "it is empty; there is nothing to index.", "Check it is the right file.")
@@ -176,16 +186,29 @@ def _read_bytes(path: Path) -> bytes:
 
 # --- plain text ------------------------------------------------------------------------
 def _load_text(path: Path, raw: bytes) -> LoadedDocument:
-    return LoadedDocument(None, [Page(_decode_text(path, raw), None)])
+    text, fallback = _decode_text(path, raw)
+    return LoadedDocument(None, [Page(text, None)], _encoding_warnings(fallback))
 
 
-def _decode_text(path: Path, raw: bytes, declared: str | None = None) -> str:
-    """Decode bytes whose encoding is unknown: BOM, then ``declared``, then UTF-8, then the
-    legacy Windows (cp1252) and Latin-1 encodings old editors save in."""
-    bom = next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
-    text = (
-        raw.decode(bom, "replace") if bom else _first_decoding(raw, [declared, "utf-8", "cp1252"])
+def _encoding_warnings(fallback: str | None) -> tuple[str, ...]:
+    """Say so when a guess decoded the file: a wrong guess garbles accents and quotes."""
+    if fallback is None:
+        return ()
+    return (
+        f"not UTF-8; read as {_FALLBACK_NAMES[fallback]}. Check its accented letters and "
+        "quotes in the answers, or save it as UTF-8.",
     )
+
+
+def _decode_text(path: Path, raw: bytes, declared: str | None = None) -> tuple[str, str | None]:
+    """Decode bytes whose encoding is unknown: BOM, then ``declared``, then UTF-8, then the
+    legacy Windows (cp1252) and Latin-1 encodings old editors save in. Return the text and
+    the fallback encoding used, if one was (None: BOM, declared or UTF-8)."""
+    bom = next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
+    if bom:
+        text, used = raw.decode(bom, "replace"), bom
+    else:
+        text, used = _first_decoding(raw, [declared, "utf-8", "cp1252"])
     # Text never holds NUL (once UTF-16 is decoded) and rarely other control characters.
     if "\x00" in text or len(_CONTROL.findall(text)) > _BINARY_CONTROL_SHARE * len(text):
         raise _error(
@@ -193,23 +216,24 @@ def _decode_text(path: Path, raw: bytes, declared: str | None = None) -> str:
             f"it looks like a binary file, not text, though its name ends in {path.suffix}.",
             "Check it is the right file, or export it as text.",
         )
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    fallback = used if used in _FALLBACK_NAMES and used != declared else None
+    return text.replace("\r\n", "\n").replace("\r", "\n"), fallback
 
 
-def _first_decoding(raw: bytes, encodings: list[str | None]) -> str:
+def _first_decoding(raw: bytes, encodings: list[str | None]) -> tuple[str, str]:
     for encoding in filter(None, encodings):
         try:
-            return raw.decode(encoding)
+            return raw.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError):
             continue
-    return raw.decode("latin-1")  # maps every byte, so it is the final fallback
+    return raw.decode("latin-1"), "latin-1"  # maps every byte, so it is the final fallback
 
 
 # --- HTML --------------------------------------------------------------------------------
 def _load_html(path: Path, raw: bytes) -> LoadedDocument:
     from bs4 import BeautifulSoup
 
-    text = _decode_text(path, raw, _declared_charset(raw))
+    text, fallback = _decode_text(path, raw, _declared_charset(raw))
     try:
         with warnings.catch_warnings():  # bs4 warns about markup that looks like a URL etc.
             warnings.simplefilter("ignore")
@@ -228,7 +252,9 @@ def _load_html(path: Path, raw: bytes) -> LoadedDocument:
         paragraphs = list(_html_paragraphs(root)) if root is not None else []
         if paragraphs:
             break
-    return LoadedDocument(title or None, [Page("\n\n".join(paragraphs), None)])
+    return LoadedDocument(
+        title or None, [Page("\n\n".join(paragraphs), None)], _encoding_warnings(fallback)
+    )
 
 
 def _declared_charset(raw: bytes) -> str | None:
@@ -303,7 +329,7 @@ def _load_pdf(path: Path, raw: bytes) -> LoadedDocument:
                 "Open it with the password and save an unprotected copy, then add that copy.",
             )
         title = _collapse(str(reader.metadata.title or "") if reader.metadata else "")
-        texts = [page.extract_text() or "" for page in reader.pages]
+        texts = pdf_texts(path, reader)
     except IngestError:
         raise
     except pypdf.errors.DependencyError as exc:  # AES needs the optional `cryptography`
@@ -356,7 +382,8 @@ def _join_lines(lines: list[str]) -> str:
     for line in lines[1:]:
         # "infor-" + "mation": a word broken across lines is rejoined (a compound like
         # "well-known" split at its hyphen loses it, but that is the rarer case).
-        if re.search(r"[^\W\d_][-\u00ad]$", text) and line[:1].islower():
+        # Only the end is looked at: searching the whole growing text was quadratic.
+        if _BROKEN_WORD.search(text[-2:]) and line[:1].islower():
             text = text[:-1] + line
         else:
             text = f"{text} {line}"
@@ -367,6 +394,7 @@ def _join_lines(lines: list[str]) -> str:
 def _load_docx(path: Path, raw: bytes) -> LoadedDocument:
     import docx
 
+    check_zip(path, raw)
     try:
         document = docx.Document(io.BytesIO(raw))
         title = _collapse(document.core_properties.title or "")

@@ -21,6 +21,8 @@ from assistant.text import Span, split_sentences
 
 _BLOCK = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _HEADING_MAX_WORDS = 16
+_TITLE_MAX_CHARS = 300  # a longer first line is a paragraph, not a title
+_SHORT_TITLE_CHARS = 100
 _CLOSING_PUNCTUATION = tuple(".!?:;,\"”’'")
 
 TokenCounter = Callable[[str], int]
@@ -56,28 +58,74 @@ def printable(text: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+@dataclass(frozen=True)
+class FoundFiles:
+    """The files to index under some paths, and what was passed over there and why."""
+
+    files: list[SourceFile]
+    skipped: list[tuple[str, str]]  # (source, reason), for the index's report
+
+
 def find_files(paths: Iterable[Path]) -> list[SourceFile]:
+    """List the files under ``paths``: :func:`walk`'s files.
+
+    Raises:
+        IngestError: a path does not exist.
+    """
+    return walk(paths).files
+
+
+def walk(paths: Iterable[Path]) -> FoundFiles:
     """List the files under ``paths``; ``source`` is relative to the folder given.
 
     Every visible file is listed, supported or not, so that an unsupported one is reported
     as failed (with the formats that are supported) rather than silently passed over.
+    Symbolic links inside a folder are not followed (see :func:`_link_problem`) and neither
+    are pipes or devices; they are listed in ``skipped``. A path given itself is followed.
 
     Raises:
         IngestError: a path does not exist.
     """
     found: list[SourceFile] = []
+    skipped: list[tuple[str, str]] = []
     for path in paths:
         if path.is_dir():
-            folder = str(path.resolve())
+            root = path.resolve()
+            # rglob does not descend into linked folders, so a loop cannot trap it.
             for file in sorted(path.rglob("*")):
                 relative = file.relative_to(path)
-                if file.is_file() and not any(part.startswith(".") for part in relative.parts):
-                    found.append(SourceFile(file, printable(relative.as_posix()), folder=folder))
+                if any(part.startswith(".") for part in relative.parts):
+                    continue
+                source = printable(relative.as_posix())
+                if file.is_symlink():
+                    skipped.append((source, _link_problem(file, root)))
+                elif file.is_file():
+                    found.append(SourceFile(file, source, folder=str(root)))
+                elif not file.is_dir():
+                    skipped.append((source, "not a regular file (a pipe, socket or device)."))
         elif path.exists():
             found.append(SourceFile(path, printable(path.name), folder=str(path.resolve().parent)))
         else:
             raise IngestError(f"{path} does not exist; give a file or a folder of documents.")
-    return found
+    return FoundFiles(found, skipped)
+
+
+def _link_problem(link: Path, root: Path) -> str:
+    """Why a symbolic link found in a folder is skipped. Followed, a link to a file of the
+    folder would index it twice, one to a folder could loop, and one leading out of the
+    folder would index what the folder does not hold."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a loop, on Python < 3.13
+        return "a symbolic link that leads nowhere (broken, or a loop)."
+    if target.is_dir():
+        return "a symbolic link to a folder; linked folders are not followed."
+    if target.is_relative_to(root):
+        return "a symbolic link to a file of this folder, which is indexed under its own name."
+    return (
+        f"a symbolic link to {printable(str(target))}, outside the folder; "
+        "copy the file in, or index it by its own path."
+    )
 
 
 def split_passages(
@@ -110,7 +158,7 @@ def split_document(
     pages = [(page, blocks) for page, blocks in pages if blocks]
     if not pages:
         return []
-    title = document.title
+    title = None if document.title is None else _short_title(document.title)
     if title is None:
         title, first_blocks = _take_title(pages[0][1])
         pages[0] = (pages[0][0], first_blocks)
@@ -149,14 +197,24 @@ def load_passages(
     *,
     max_tokens: int | None = None,
     count_tokens: TokenCounter | None = None,
+    max_file_mb: float | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Document]:
     """Load one file and cut it into passages.
 
+    ``max_file_mb``: refuse a larger file. ``warn`` is given what the user should check in
+    a file that did load (such as a guessed encoding).
+
     Raises:
-        IngestError: the file cannot be read, is of an unsupported kind, or holds no text.
+        IngestError: the file cannot be read, is of an unsupported kind, is too large, or
+            holds no text.
     """
+    document = load_document(file.path, max_mb=max_file_mb)
+    if warn is not None:
+        for warning in document.warnings:
+            warn(warning)
     passages = split_document(
-        load_document(file.path),
+        document,
         source=file.source,
         max_tokens=max_tokens,
         count_tokens=count_tokens,
@@ -179,12 +237,22 @@ def _take_title(blocks: list[Span]) -> tuple[str, list[Span]]:
     first = blocks[0]
     first_line, newline, rest = first.text.partition("\n")
     title = _clean_heading(first_line)
+    if len(title) > _TITLE_MAX_CHARS:  # text, not a title: keep it as a passage
+        return _short_title(title), blocks
     if not newline:
         return title, blocks[1:]
     offset = first.start + len(first_line) + 1
     stripped = rest.lstrip()
     remainder = Span(stripped, offset + len(rest) - len(stripped), first.end)
     return title, [remainder, *blocks[1:]]
+
+
+def _short_title(title: str) -> str:
+    """``title`` cut to a title's length at a space: every passage carries its title, so a
+    document whose "title" is megabytes long would be stored that many times over."""
+    if len(title) <= _TITLE_MAX_CHARS:
+        return title
+    return title[:_SHORT_TITLE_CHARS].rsplit(maxsplit=1)[0].rstrip() + "…"
 
 
 def _is_heading(block: str) -> bool:
@@ -202,39 +270,89 @@ def _clean_heading(line: str) -> str:
 def _fit_to_window(
     block: Span, max_tokens: int | None, count_tokens: TokenCounter | None
 ) -> list[Span]:
-    if max_tokens is None or count_tokens is None or count_tokens(block.text) <= max_tokens:
+    if max_tokens is None or count_tokens is None:
         return [block]
-    pieces: list[Span] = []
-    current: list[Span] = []
-    for sentence in _sentences_within(block.text, max_tokens, count_tokens):
-        candidate = block.text[current[0].start : sentence.end] if current else sentence.text
-        if current and count_tokens(candidate) > max_tokens:
-            pieces.append(_join(block, current))
-            current = []
-        current.append(sentence)
-    if current:
-        pieces.append(_join(block, current))
-    return pieces
+    if _tokens_if_fits(block.text, max_tokens, count_tokens) is not None:
+        return [block]
+    units = _sentences_within(block.text, max_tokens, count_tokens)
+    return [_join(block, run) for run, _ in _pack(block.text, units, max_tokens, count_tokens)]
 
 
-def _sentences_within(text: str, max_tokens: int, count_tokens: TokenCounter) -> Iterator[Span]:
-    """Yield the sentences of ``text``; one that alone overflows the window is cut at words."""
+def _sentences_within(
+    text: str, max_tokens: int, count_tokens: TokenCounter
+) -> Iterator[tuple[Span, int]]:
+    """Yield the sentences of ``text`` with their token counts; one that alone overflows the
+    window is cut at words."""
+    whole = Span(text, 0, len(text))
+    counted: dict[str, int] = {}  # a word's count: long texts repeat their words
     for sentence in split_sentences(text):
-        if count_tokens(sentence.text) <= max_tokens:
-            yield sentence
+        tokens = _tokens_if_fits(sentence.text, max_tokens, count_tokens)
+        if tokens is not None:
+            yield sentence, tokens
             continue
-        words = [
-            Span(m.group(), sentence.start + m.start(), sentence.start + m.end())
-            for m in re.finditer(r"\S+", sentence.text)
-        ]
-        chunk: list[Span] = []
-        for word in words:
-            if chunk and count_tokens(text[chunk[0].start : word.end]) > max_tokens:
-                yield Span(text[chunk[0].start : chunk[-1].end], chunk[0].start, chunk[-1].end)
-                chunk = []
-            chunk.append(word)
-        if chunk:
-            yield Span(text[chunk[0].start : chunk[-1].end], chunk[0].start, chunk[-1].end)
+        words = []
+        for m in re.finditer(r"\S+", sentence.text):
+            if len(counted) > 100_000:
+                counted.clear()
+            word = m.group()
+            if word not in counted:
+                counted[word] = count_tokens(word)
+            span = Span(word, sentence.start + m.start(), sentence.start + m.end())
+            words.append((span, counted[word]))
+        for run, tokens in _pack(text, words, max_tokens, count_tokens):
+            yield _join(whole, run), tokens
+
+
+def _tokens_if_fits(text: str, max_tokens: int, count_tokens: TokenCounter) -> int | None:
+    """``text``'s token count if it fits the window, else None."""
+    # Every word is at least one token: a text with as many words as the window holds
+    # tokens overflows it, found without tokenizing megabytes.
+    if len(text.split()) >= max_tokens:
+        return None
+    tokens = count_tokens(text)
+    return tokens if tokens <= max_tokens else None
+
+
+def _pack(
+    text: str, units: Iterable[tuple[Span, int]], max_tokens: int, count_tokens: TokenCounter
+) -> Iterator[tuple[list[Span], int]]:
+    """Group consecutive units (sentences or words of ``text``, with their token counts)
+    into runs that fit the window, greedily; a unit too long alone is a run of its own.
+    Yield each run with its token count.
+
+    Counting every candidate run whole made this quadratic in the window and slow in a
+    line's length (~25 s per MB without punctuation). The units' counts are summed instead,
+    less the special tokens each count includes; for WordPiece, which splits at spaces,
+    that is the run's exact count. A run of several units is still counted whole once, and
+    shortened if the tokenizer disagrees, so no run overflows.
+    """
+    special = count_tokens("")
+    run: list[Span] = []
+    total = special
+    for unit, tokens in units:
+        if run and total + tokens - special > max_tokens:
+            yield from _fitted(text, run, total, max_tokens, count_tokens)
+            run, total = [], special
+        run.append(unit)
+        total += tokens - special
+    if run:
+        yield from _fitted(text, run, total, max_tokens, count_tokens)
+
+
+def _fitted(
+    text: str, run: list[Span], estimate: int, max_tokens: int, count_tokens: TokenCounter
+) -> Iterator[tuple[list[Span], int]]:
+    if len(run) == 1:  # a unit's own count is exact, and a unit is never cut here
+        yield run, estimate
+        return
+    while run:
+        size = len(run)
+        tokens = count_tokens(text[run[0].start : run[-1].end])
+        while size > 1 and tokens > max_tokens:
+            size -= 1
+            tokens = count_tokens(text[run[0].start : run[size - 1].end])
+        yield run[:size], tokens
+        run = run[size:]
 
 
 def _join(block: Span, sentences: list[Span]) -> Span:
