@@ -1,59 +1,107 @@
-"""Choose the refusal threshold on the dev questions about the article, and report it.
+"""The dev questions about the article: how many are answered right, refused, and how long.
 
-Every question is answered with no threshold at all (so each answer has a best-sentence
-score); then each candidate threshold is scored by how many answerable questions it still
-answers correctly and how many unanswerable ones it refuses. Prints the sweep and the
-figures at the configured threshold (``ASSISTANT_MIN_RELEVANCE``, default in config.py).
+Every question is analysed once with no refusal at all, so that each has its best-sentence
+score and its near-miss probability (:mod:`assistant.answer.nearmiss`); the two refusal
+thresholds are then swept, each with the other at its configured value, scoring how many
+answerable questions are still answered correctly (the answer contains an expected answer)
+and how many unanswerable ones are refused. Last, the figures at the configured settings
+(``ASSISTANT_MIN_RELEVANCE`` and the fitted ``REFUSAL_THRESHOLD``), from ``ask`` itself.
 
     python benchmarks/dev_questions.py
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from common import DEV_QUESTIONS, fresh_assistant, read_jsonl
 
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.weights import REFUSAL_THRESHOLD
 from assistant.config import Settings
 from assistant.evaluate.metrics import contains_answer
 
+Scored = tuple[dict[str, Any], float, float, bool]
 
-def main() -> None:
-    configured = Settings().min_relevance
-    assistant = fresh_assistant(min_relevance=0.0)
-    rows = read_jsonl(DEV_QUESTIONS)
-    scored = []
-    for row in rows:
-        answer = assistant.ask(row["question"])
-        best = max((c.score for c in answer.citations), default=0.0)
-        correct = contains_answer(answer.text, row.get("answers", []))
-        scored.append((row, best, correct))
+
+def sweep(
+    title: str,
+    scored: list[Scored],
+    steps: list[float],
+    refused_at: Callable[[Scored, float], bool],
+    configured: float,
+) -> None:
     answerable = [s for s in scored if not s[0].get("unanswerable")]
     unanswerable = [s for s in scored if s[0].get("unanswerable")]
+    print(f"\n| {title} | answered correctly | correct refusals | balanced |")
+    print("|---|---|---|---|")
+    for t in steps:
+        right = sum(1 for s in answerable if s[3] and not refused_at(s, t)) / len(answerable)
+        refused = sum(1 for s in unanswerable if refused_at(s, t)) / len(unanswerable)
+        mark = " ← configured" if abs(t - configured) < 1e-9 else ""
+        print(f"| {t:.3f} | {right:.3f} | {refused:.3f} | {(right + refused) / 2:.3f} |{mark}")
+
+
+def main() -> None:
+    min_relevance = Settings().min_relevance
+    assistant = fresh_assistant()
+    answerer = assistant.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    rows = read_jsonl(DEV_QUESTIONS)
+    # (row, best sentence score, near-miss probability, phrase contains an expected answer)
+    scored: list[Scored] = []
+    for row in rows:
+        passages = assistant.retriever.rank_many([row["question"]])[0]
+        (analysis,) = answerer.analyze_many([row["question"]], [passages])
+        best = analysis.sentences[0].score if analysis.sentences else 0.0
+        phrase = analysis.chosen[0].text if analysis.chosen else ""
+        near_miss = analysis.refusal if analysis.refusal is not None else 1.0
+        scored.append((row, best, near_miss, contains_answer(phrase, row.get("answers", []))))
+    answerable = [s for s in scored if not s[0].get("unanswerable")]
     print(
         f"{len(rows)} dev questions: {len(answerable)} answerable, "
-        f"{len(unanswerable)} the article cannot answer\n"
+        f"{len(rows) - len(answerable)} the article cannot answer"
     )
-    print("| threshold | answered correctly | correct refusals | balanced |")
-    print("|---|---|---|---|")
-    best_t, best_value = 0.0, -1.0
-    for step in range(20, 61, 2):
-        t = step / 100
-        right = sum(1 for _, score, ok in answerable if score >= t and ok) / len(answerable)
-        refused = sum(1 for _, score, _ in unanswerable if score < t) / len(unanswerable)
-        balanced = (right + refused) / 2
-        mark = " ← configured" if abs(t - configured) < 1e-9 else ""
-        print(f"| {t:.2f} | {right:.3f} | {refused:.3f} | {balanced:.3f} |{mark}")
-        if balanced > best_value:
-            best_t, best_value = t, balanced
+    sweep(
+        "min_relevance (near-miss threshold as configured)",
+        scored,
+        [step / 100 for step in range(20, 61, 4)],
+        lambda s, t: s[1] < t or s[2] >= REFUSAL_THRESHOLD,
+        min_relevance,
+    )
+    sweep(
+        "near-miss threshold (min_relevance as configured)",
+        scored,
+        [step / 100 for step in range(40, 91, 5)] + [REFUSAL_THRESHOLD],
+        lambda s, t: s[1] < min_relevance or s[2] >= t,
+        REFUSAL_THRESHOLD,
+    )
+
     print(
-        f"\nbest balanced accuracy {best_value:.3f} from threshold {best_t:.2f} "
-        f"(lowest such threshold); configured min_relevance = {configured:.2f}"
+        f"\nAt the configured settings (min_relevance {min_relevance}, near-miss threshold "
+        f"{REFUSAL_THRESHOLD}), asking each question:"
     )
-    print("\nscores of unanswerable questions (highest first):")
-    for row, score, _ in sorted(unanswerable, key=lambda s: -s[1]):
-        print(f"  {score:.3f}  {row['question']}")
-    print("scores of answerable questions (lowest first):")
-    for row, score, ok in sorted(answerable, key=lambda s: s[1])[:8]:
-        print(f"  {score:.3f}  {'ok ' if ok else 'MISS'} {row['question']}")
+    right, refused, words = 0, 0, []
+    for row, best, near_miss, _ in scored:
+        answer = assistant.ask(row["question"])
+        if row.get("unanswerable"):
+            refused += answer.refused
+            verdict = "refused" if answer.refused else "ANSWERED"
+        else:
+            ok = not answer.refused and contains_answer(answer.text, row["answers"])
+            right += ok
+            verdict = "ok" if ok else ("REFUSED" if answer.refused else "WRONG")
+        if not answer.refused:
+            words.append(len(answer.text.split()))
+        shown = "" if answer.refused else f" → {answer.text}"
+        print(f"  {verdict:8s} {best:.2f} {near_miss:.2f}  {row['question']}{shown}")
+    unanswerable = len(rows) - len(answerable)
+    print(
+        f"\nanswered correctly {right}/{len(answerable)}, refused {refused}/{unanswerable}, "
+        f"mean answer words {sum(words) / max(len(words), 1):.1f} (columns: verdict, best "
+        "sentence score, near-miss probability)"
+    )
 
 
 if __name__ == "__main__":

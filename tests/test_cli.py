@@ -46,6 +46,12 @@ def test_ask_json_prints_exactly_one_object(index_dir):
     assert citation["n"] == 1 and citation["paragraph"] == 5
     assert citation["quote"] in citation["text"]
     assert "link the pressures" in citation["quote"]
+    # The answer is the phrase: answer_spans point at it inside the passage text, within
+    # the quoted sentence.
+    phrase = data["answer"].removesuffix("[1]").strip()
+    assert len(phrase.split()) <= 20
+    assert [citation["text"][a:b] for a, b in citation["answer_spans"]] == [phrase]
+    assert phrase in citation["quote"]
 
 
 def test_refusal_in_json(index_dir):

@@ -144,6 +144,12 @@ def test_answer_cites_its_passage_and_the_marker_shows_it(page: Any) -> None:
     quote = source.locator(".source-text mark")
     expect(quote.first).to_be_visible()
     expect(quote.first).to_contain_text("link the pressures")
+    # The answer is the phrase, and the phrase is marked inside the highlighted sentence.
+    phrase = quote.first.locator("strong.answer-span")
+    expect(phrase).to_have_count(1)
+    answer_phrase = answer.inner_text().rsplit("[1]", 1)[0].strip()
+    assert answer_phrase and len(answer_phrase.split()) <= 20, answer_phrase
+    expect(phrase).to_have_text(answer_phrase)
 
     # The marker points at this passage (and the passage's id is unique on the page).
     target_id = source.get_attribute("id")

@@ -1,25 +1,45 @@
-"""The offline extractive answerer: verbatim sentences of the retrieved passages, cited.
+"""The offline extractive answerer: the answering phrase of the retrieved passages, cited.
 
-The extractive answerer quotes the sentences of the retrieved passages that best answer the
-question, verbatim, each followed by ``[n]`` for the passage it came from. Every sentence is
-scored by the cosine similarity of its embedding to the question's plus a bonus for sharing
-the question's rarer words; when even the best sentence scores under ``min_relevance`` it
-refuses rather than quote something unrelated.
+Every sentence of the retrieved passages is scored by the cosine similarity of its embedding
+to the question's plus a bonus for sharing the question's rarer words. The answer is the
+shortest verbatim span of the best sentences that answers the question (an entity, date,
+number, noun phrase or clause: :mod:`assistant.answer.phrases`), followed by ``[n]`` for the
+passage it came from; the citations quote the best sentences whole and mark where the phrase
+sits (``Citation.answer_spans``). It refuses when even the best sentence scores under
+``min_relevance``, or when the question looks like a near miss the passages do not answer
+(:mod:`assistant.answer.nearmiss`). With ``phrases=False`` it answers with the best
+sentences whole, as it did before phrases.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 from langchain_core.documents import Document
 
+from assistant.answer import nearmiss
+from assistant.answer.lexicon import initialisms, normalize
+from assistant.answer.parse import SentenceParse, parse_sentences
+from assistant.answer.phrases import (
+    FEATURES,
+    Offered,
+    Scored,
+    feature_rows,
+    pick,
+)
+from assistant.answer.phrases import rank as rank_phrases
+from assistant.answer.question import Question, analyze
+from assistant.answer.spans import Candidates
+from assistant.answer.spans import candidates as find_candidates
 from assistant.answer.types import Answer, Citation, refusal
+from assistant.answer.weights import PHRASE_WEIGHTS, REFUSAL_THRESHOLD, REFUSAL_WEIGHTS
 from assistant.embeddings import SentenceEmbeddings
 from assistant.text import Span, split_sentences, tokenize
 
@@ -39,6 +59,20 @@ class _Sentences:
     spans: list[Span]
     terms: list[frozenset[str]]
     vectors: np.ndarray
+    #: Every term of the passage (a near miss names what no passage mentions).
+    passage_terms: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A sentence parsed, and its candidate phrases."""
+
+    parse: SentenceParse
+    spans: Candidates
+
+
+#: A sentence: its passage's text and its index there.
+_SentenceKey = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -46,19 +80,45 @@ class _Candidate:
     passage_rank: int
     sentence: Span
     score: float
+    index: int = 0  # of the sentence in its passage
+
+
+@dataclass
+class Analysis:
+    """How one question was answered: what the answer is made from, for tuning and tests.
+
+    ``sentences`` are all scored sentences, best first; ``offered`` the best of them, parsed;
+    ``rows`` their candidates' features; ``ranked`` the candidates best first; ``chosen``
+    the answering phrase(s); ``signals`` the near-miss signals and ``refusal`` their
+    probability (None when refused on the sentence scores alone, or phrases are off).
+    """
+
+    question: Question
+    passages: list[Document]
+    sentences: list[_Candidate]
+    offered: list[Offered] = field(default_factory=list)
+    rows: list[np.ndarray] = field(default_factory=list)
+    ranked: list[Scored] = field(default_factory=list)
+    chosen: list[Scored] = field(default_factory=list)
+    signals: np.ndarray | None = None
+    refusal: float | None = None
 
 
 class ExtractiveAnswerer:
-    """Quote the best-matching sentences of the retrieved passages, or refuse.
+    """Answer with the phrase of the retrieved passages that answers the question, or refuse.
 
     Args:
         embeddings: the model that embeds the question and the sentences.
         min_relevance: refuse when the best sentence scores below this.
-        max_sentences: quote at most this many sentences.
-        margin: also quote a sentence scoring within this of the best one.
+        max_sentences: quote at most this many sentences (besides the phrases' own).
+        margin: with ``phrases=False``, also quote a sentence scoring within this of the best.
         lexical_weight: weight of the shared-rare-words bonus against cosine similarity.
         term_statistics: in how many passages each term occurs (the BM25 index has it), so
             that rare words weigh more; without it every word weighs the same.
+        phrases: answer with phrases; False answers with the best sentences whole.
+        phrase_sentences: look for the phrase in this many of the best sentences.
+        refusal_threshold: refuse when the near-miss probability is at least this (above 1:
+            never on near misses).
     """
 
     def __init__(
@@ -71,6 +131,9 @@ class ExtractiveAnswerer:
         lexical_weight: float = 0.3,
         term_statistics: TermStatistics | None = None,
         cache_size: int = 100_000,
+        phrases: bool = True,
+        phrase_sentences: int = 2,
+        refusal_threshold: float = REFUSAL_THRESHOLD,
     ) -> None:
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1, not {max_sentences}")
@@ -80,13 +143,27 @@ class ExtractiveAnswerer:
         self.margin = margin
         self.lexical_weight = lexical_weight
         self.term_statistics = term_statistics
+        self.phrases = phrases
+        self.phrase_sentences = phrase_sentences
+        self.refusal_threshold = refusal_threshold
+        self.phrase_weights = np.array(
+            [PHRASE_WEIGHTS.get(name, 0.0) for name in FEATURES], dtype=np.float32
+        )
+        self.refusal_weights = np.array(
+            [REFUSAL_WEIGHTS.get(name, 0.0) for name in nearmiss.SIGNALS], dtype=np.float64
+        )
         self._passages: OrderedDict[str, _Sentences] = OrderedDict()
+        self._parsed: OrderedDict[_SentenceKey, _Parsed] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def warm(self, passages: Sequence[Document]) -> None:
-        """Embed the sentences of ``passages`` ahead of the first question."""
-        self.prepare(passages)
+        """Embed (and, for phrases, parse) the sentences of ``passages`` ahead of the first
+        question."""
+        prepared = self.prepare(passages)
+        if self.phrases:
+            texts = dict.fromkeys(p.page_content for p in passages)
+            self.parse(prepared, [(t, i) for t in texts for i in range(len(prepared[t].spans))])
 
     def answer(self, question: str, passages: Sequence[Document]) -> Answer:
         """Answer ``question`` from ``passages`` (best first)."""
@@ -100,30 +177,116 @@ class ExtractiveAnswerer:
         question_vectors: np.ndarray | None = None,
     ) -> list[Answer]:
         """Answer many questions at once: one embedding batch for all their new sentences
-        (and for the questions, unless their vectors are given)."""
+        (and for the questions, unless their vectors are given), one parsing batch."""
+        analyses = self.analyze_many(questions, passages, question_vectors=question_vectors)
+        return [self._compose(a) for a in analyses]
+
+    def analyze_many(
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Document]],
+        *,
+        question_vectors: np.ndarray | None = None,
+    ) -> list[Analysis]:
+        """Score the sentences and, for phrases, the candidate phrases of each question."""
         prepared = self.prepare([p for ps in passages for p in ps])
         if question_vectors is None:
             question_vectors = self.embeddings.embed_questions(list(questions))
-        answers = []
+        analyses = []
         for question, q_vector, ps in zip(questions, question_vectors, passages, strict=True):
-            candidates = self._score(question, q_vector, [prepared[p.page_content] for p in ps])
-            answers.append(self._compose(question, list(ps), candidates))
-        return answers
+            weights = self._term_weights(tokenize(question))
+            sentences = self._score(weights, q_vector, [prepared[p.page_content] for p in ps])
+            analyses.append(Analysis(analyze(question, weights), list(ps), sentences))
+        if not self.phrases:
+            return analyses
+        # Parse, in one batch, every question's best sentences (only those: the others
+        # cannot give the phrase, and spaCy is most of the answerer's time).
+        needed = [
+            (a.passages[c.passage_rank].page_content, c.index)
+            for a in analyses
+            if self._relevant(a)
+            for c in a.sentences[: self.phrase_sentences]
+        ]
+        parsed = self.parse(prepared, needed)
+        for a in analyses:
+            if self._relevant(a):
+                self._choose(a, prepared, parsed)
+        return analyses
+
+    def _relevant(self, analysis: Analysis) -> bool:
+        best = analysis.sentences[0].score if analysis.sentences else -1.0
+        return best >= self.min_relevance
+
+    def _choose(
+        self, a: Analysis, prepared: dict[str, _Sentences], parsed: dict[_SentenceKey, _Parsed]
+    ) -> None:
+        for c in a.sentences[: self.phrase_sentences]:
+            p = parsed[(a.passages[c.passage_rank].page_content, c.index)]
+            a.offered.append(
+                Offered(c.passage_rank, c.sentence.start, c.sentence.end, c.score, p.parse, p.spans)
+            )
+        a.rows = feature_rows(a.question, a.offered)
+        a.ranked = rank_phrases(a.question, a.offered, self.phrase_weights, a.rows)
+        a.chosen = pick(a.question, a.ranked)
+        if not a.chosen:
+            return
+        best = a.chosen[0]
+        q = a.question
+        runner_up = a.ranked[1].score if len(a.ranked) > 1 else best.score - 1.0
+        a.signals = nearmiss.signals(
+            q,
+            frozenset().union(*(prepared[p.page_content].passage_terms for p in a.passages)),
+            best.sentence.parse,
+            sentence_score=a.sentences[0].score,
+            phrase_score=best.score,
+            type_found=bool(
+                best.row[FEATURES.index("type_match")] or best.row[FEATURES.index("type_inside")]
+            ),
+            own_passage_terms=prepared[
+                a.passages[best.sentence.passage].page_content
+            ].passage_terms,
+            phrase_margin=best.score - runner_up,
+            phrase_distance=float(best.row[FEATURES.index("log_distance")]),
+            phrase_tree_distance=float(best.row[FEATURES.index("tree_distance")]),
+        )
+        a.refusal = float(1 / (1 + np.exp(-(a.signals @ self.refusal_weights))))
+
+    def parse(
+        self, prepared: dict[str, _Sentences], keys: Sequence[_SentenceKey]
+    ) -> dict[_SentenceKey, _Parsed]:
+        """Parse each sentence once (one spaCy batch for all new ones) and find its
+        candidate phrases; later questions reuse them."""
+        with self._lock:
+            ready = {k: self._parsed[k] for k in keys if k in self._parsed}
+        todo = [k for k in dict.fromkeys(keys) if k not in ready]
+        if todo:
+            parses = parse_sentences(
+                [prepared[text].spans[i].text for text, i in todo], batch_size=256
+            )
+            for key, parse in zip(todo, parses, strict=True):
+                ready[key] = _Parsed(parse, find_candidates(parse))
+            with self._lock:
+                for key in todo:
+                    self._parsed[key] = ready[key]
+                while len(self._parsed) > self._cache_size * 10:  # sentences, not passages
+                    self._parsed.popitem(last=False)
+        return ready
 
     def _score(
-        self, question: str, q_vector: np.ndarray, per_passage: list[_Sentences]
+        self, weights: dict[str, float], q_vector: np.ndarray, per_passage: list[_Sentences]
     ) -> list[_Candidate]:
-        weights = self._term_weights(tokenize(question))
         total_weight = sum(weights.values())
         candidates = []
         for rank, sentences in enumerate(per_passage):
             cosines = sentences.vectors @ q_vector
-            for span, terms, cosine in zip(sentences.spans, sentences.terms, cosines, strict=True):
+            for index, (span, terms, cosine) in enumerate(
+                zip(sentences.spans, sentences.terms, cosines, strict=True)
+            ):
                 overlap = 0.0
                 if total_weight:
                     overlap = sum(w for t, w in weights.items() if t in terms) / total_weight
                 score = (1 - self.lexical_weight) * float(cosine) + self.lexical_weight * overlap
-                candidates.append(_Candidate(rank, span, score))
+                candidates.append(_Candidate(rank, span, score, index))
         candidates.sort(key=lambda c: (-c.score, c.passage_rank, c.sentence.start))
         return candidates
 
@@ -144,10 +307,13 @@ class ExtractiveAnswerer:
             begin = 0
             for text in todo:
                 end = begin + len(spans[text])
+                terms = [frozenset(tokenize(s.text)) for s in spans[text]]
                 ready[text] = _Sentences(
                     spans=spans[text],
-                    terms=[frozenset(tokenize(s.text)) for s in spans[text]],
+                    terms=terms,
                     vectors=vectors[begin:end].copy(),  # not a view: the cache frees it
+                    passage_terms=frozenset(normalize(t) for ts in terms for t in ts)
+                    | initialisms(re.findall(r"\w+", text)),
                 )
                 begin = end
             with self._lock:
@@ -175,11 +341,41 @@ class ExtractiveAnswerer:
         n, frequency = len(stats), stats.document_frequency
         return {t: math.log(1 + (n + 1) / (frequency.get(t, 0) + 1)) for t in set(terms)}
 
-    def _compose(
-        self, question: str, passages: list[Document], candidates: list[_Candidate]
-    ) -> Answer:
-        if not candidates or candidates[0].score < self.min_relevance:
+    def _compose(self, a: Analysis) -> Answer:
+        question, passages = a.question.text, a.passages
+        if not self._relevant(a):
             return refusal(question, passages)
+        if not self.phrases:
+            return self._sentences(a)
+        if not a.chosen or (a.refusal is not None and a.refusal >= self.refusal_threshold):
+            return refusal(question, passages)
+        # The phrases' sentences, then the best others: the quotes that show the context.
+        quoted: dict[int, dict[tuple[int, int], float]] = {}
+        for s in a.chosen:
+            quoted.setdefault(s.sentence.passage, {})[(s.sentence.start, s.sentence.end)] = (
+                s.sentence.score
+            )
+        for c in a.sentences[: self.max_sentences]:
+            if c.score >= self.min_relevance:
+                spans = quoted.setdefault(c.passage_rank, {})
+                spans[(c.sentence.start, c.sentence.end)] = c.score
+        numbers = {rank: n for n, rank in enumerate(quoted, start=1)}
+        text = " ".join(f"{s.text} [{numbers[s.sentence.passage]}]" for s in a.chosen)
+        citations = [
+            Citation.from_passage(
+                numbers[rank],
+                passages[rank],
+                list(spans),
+                score=max(spans.values()),
+                answer_spans=[s.passage_span() for s in a.chosen if s.sentence.passage == rank],
+            )
+            for rank, spans in quoted.items()
+        ]
+        return Answer(question, text, False, citations, retrieved=passages)
+
+    def _sentences(self, a: Analysis) -> Answer:
+        """The answer before phrases: the best sentences whole, each with its marker."""
+        candidates = a.sentences
         floor = max(self.min_relevance, candidates[0].score - self.margin)
         chosen = [c for c in candidates if c.score >= floor][: self.max_sentences]
         numbers: dict[int, int] = {}
@@ -192,10 +388,10 @@ class ExtractiveAnswerer:
         citations = [
             Citation.from_passage(
                 n,
-                passages[rank],
+                a.passages[rank],
                 [(c.sentence.start, c.sentence.end) for c in quoted[rank]],
                 score=max(c.score for c in quoted[rank]),
             )
             for rank, n in numbers.items()
         ]
-        return Answer(question, " ".join(parts), False, citations, retrieved=passages)
+        return Answer(a.question.text, " ".join(parts), False, citations, retrieved=a.passages)
