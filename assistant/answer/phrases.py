@@ -170,13 +170,24 @@ def pick(
     if not parts:
         return [ranked[0]]
     every = tuple(w for words in parts for w in words)
+    # Per sentence, where each part's words and any part's words stand (candidates share
+    # their sentence's words: look each word up once).
+    found: dict[int, tuple[list[list[int]], list[bool]]] = {}
+    for s in ranked:
+        parse = s.sentence.parse
+        if id(parse) not in found:
+            found[id(parse)] = (
+                [[t for t, w in enumerate(parse.words) if _same_word(w, ws)] for ws in parts],
+                [_same_word(w, every) for w in parse.words],
+            )
     chosen: list[Scored] = []
-    for words in parts:
+    for part in range(len(parts)):
         best: tuple[float, Scored] | None = None
         for s in ranked:
             parse, c = s.sentence.parse, s.candidate
-            places = [t for t, w in enumerate(parse.words) if _same_word(w, words)]
-            if not places or any(_same_word(w, every) for w in parse.words[c.start : c.end]):
+            where, naming = found[id(parse)]
+            places = where[part]
+            if not places or any(naming[c.start : c.end]):
                 continue
             # "escalating on the street, which represents Plan A": what the clause naming
             # the thing describes is what the thing is; failing that, what stands near it.

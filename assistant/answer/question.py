@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from assistant.answer.lexicon import normalize
 from assistant.text import tokenize
@@ -141,7 +142,7 @@ class Question:
             and bool(self.types)
         )
 
-    @property
+    @cached_property  # read for every candidate phrase
     def kind(self) -> str:
         """The coarse class of the question, for the span weights: typed kinds first."""
         if _DEFINE.match(self.text) and not self.parts:
