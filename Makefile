@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser run index test test-fast lint bench bench-squad clean
+.PHONY: install browser run index test test-fast lint bench bench-squad reliability clean
 
 install: $(STAMP)
 
@@ -55,6 +55,11 @@ bench: install
 # SQuAD against the dense and BM25 baselines (about 15 minutes on 2 cores).
 bench-squad: install
 	$(BIN)/python benchmarks/squad.py
+
+# Indexing runs killed at random moments, two writers at once, fuzzed inputs (about 17 min on
+# 2 shared cores; `make reliability ARGS=--quick` about 2 min).
+reliability: install
+	$(BIN)/python benchmarks/reliability.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) index/chroma index/records.sqlite index/manifest.json .pytest_cache

@@ -24,6 +24,9 @@ _ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 _FOLLOW_UP_MAX_WORDS = 12
+# A lone UTF-16 surrogate ("\ud839" in a JSON request is valid JSON) is not text: the
+# tokenizer refuses it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_question(question: Any, *, max_chars: int) -> str:
@@ -34,7 +37,7 @@ def check_question(question: Any, *, max_chars: int) -> str:
     """
     if not isinstance(question, str) or not question.strip():
         raise InvalidQuestionError("The question is empty; type a question about the documents.")
-    question = question.strip()
+    question = _as_text(question).strip()
     if len(question) > max_chars:
         raise InvalidQuestionError(
             f"The question is {len(question):,} characters long; the limit is {max_chars:,}. "
@@ -83,7 +86,9 @@ def build_chain(
 
     def prepare(inputs: dict[str, Any]) -> dict[str, Any]:
         question = check_question(inputs.get("question"), max_chars=max_question_chars)
-        history = [h for h in inputs.get("history") or [] if isinstance(h, str) and h.strip()]
+        history = [
+            _as_text(h) for h in inputs.get("history") or [] if isinstance(h, str) and h.strip()
+        ]
         k = inputs.get("k") or retriever.k
         if not isinstance(k, int) or k < 1:
             raise InvalidQuestionError(f"k must be a positive whole number, not {k!r}.")
@@ -114,6 +119,13 @@ def build_chain(
         | RunnableLambda(retrieve, name="retrieve")
         | RunnableLambda(answer, name="answer")
     ).with_config(run_name="cited_answer")
+
+
+def _as_text(text: str) -> str:
+    """``text`` with surrogate pairs joined and lone surrogates replaced by U+FFFD."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _ms_since(began: float) -> float:

@@ -29,6 +29,7 @@ from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, Field
 
 from assistant.embeddings import SentenceEmbeddings
+from assistant.errors import IndexMissingError
 from assistant.rerank import (
     DENSE_SCORED,
     SENTENCE_DEPTH,
@@ -40,7 +41,13 @@ from assistant.rerank import (
     candidate_features,
     fuse,
 )
-from assistant.store import StoreLocation, all_passages, dense_search, manifest_stamp
+from assistant.store import (
+    StoreLocation,
+    StoreVersion,
+    all_passages,
+    dense_search,
+    store_version,
+)
 from assistant.text import split_sentences, tokenize
 
 _EMPTY = "\x00empty"  # BM25's one term for a passage without any
@@ -57,42 +64,56 @@ class _Loaded:
     vocabulary: dict[str, int]
     bm25: Any
     terms: TermIndex
-    stamp: int
+    version: StoreVersion | None
 
 
 class KeywordIndex:
     """BM25 over every passage of a Chroma collection, rebuilt whenever the collection changes.
 
-    Every indexing run and removal rewrites the index's manifest; a query first compares the
-    manifest's time with the one seen at the last load (one ``stat`` call) and reloads when
-    it moved, so BM25 never returns a removed passage or misses a new one, even when another
-    process changed the index. Each passage's terms are also kept in order, sentence by
-    sentence (:class:`~assistant.rerank.TermIndex`), for the second-stage features.
+    Every write to the collection gives it a new version (:func:`~assistant.store.mark_written`);
+    a query first asks the store for the version (one small request, also to a Chroma
+    server: the writer may be another process or another machine) and reloads when it moved,
+    so BM25 never returns a removed passage or misses a new one. A collection rebuilt under
+    the same name (``assistant index --rebuild``) is followed: the store switches to it. Each
+    passage's terms are also kept in order, sentence by sentence
+    (:class:`~assistant.rerank.TermIndex`), for the second-stage features.
     """
 
     def __init__(self, store: VectorStore, location: StoreLocation | None = None) -> None:
         self.store = store
-        self.location = location
+        self.location = location  # names the store in error messages
         self._lock = threading.Lock()
-        self.loaded = _load([], [], -1)
+        self.loaded = _load([], [], None)
         self.passages: list[Document] = []
         self.position: dict[str, int] = {}  # passage id -> position in passages
         self.document_frequency: dict[str, int] = {}  # term -> passages that have it
         self.refresh()
 
     def ensure_current(self) -> None:
-        """Reload if the index changed since the last load."""
-        if self.location is not None and manifest_stamp(self.location) != self.loaded.stamp:
-            self.refresh()
+        """Reload if the collection changed (or was rebuilt) since the last load (a store
+        other than Chroma is never seen to change: call :meth:`refresh`)."""
+        version = store_version(self.store, self.location)
+        if version is not None and version != self.loaded.version:
+            self.refresh(version)
 
-    def refresh(self) -> None:
-        """Reload the passages from the store and rebuild BM25 over them."""
-        stamp = manifest_stamp(self.location) if self.location is not None else 0
-        passages = all_passages(self.store)
+    def refresh(self, version: StoreVersion | None = None) -> None:
+        """Reload the passages from the store and rebuild BM25 over them.
+
+        The version is read before the passages: a write in between makes the next
+        :meth:`ensure_current` load again, never miss it.
+        """
+        if version is None:
+            version = store_version(self.store, self.location)
+        try:
+            passages = all_passages(self.store)
+        except IndexMissingError:
+            # Deleted between the two reads (a rebuild starting): follow it, or say so.
+            version = store_version(self.store, self.location)
+            passages = all_passages(self.store)
         sentence_terms = [
             [tokenize(s.text) for s in split_sentences(p.page_content)] for p in passages
         ]
-        loaded = _load(passages, sentence_terms, stamp)
+        loaded = _load(passages, sentence_terms, version)
         with self._lock:
             self.loaded = loaded
             self.passages = loaded.passages
@@ -115,7 +136,9 @@ class KeywordIndex:
         return [(int(i), float(s)) for i, s in _top(self.scores(tokenize(query)), k)]
 
 
-def _load(passages: list[Document], sentence_terms: list[list[list[str]]], stamp: int) -> _Loaded:
+def _load(
+    passages: list[Document], sentence_terms: list[list[list[str]]], version: StoreVersion | None
+) -> _Loaded:
     import bm25s
 
     # bm25s sets its logger to DEBUG on import and logs every build; stderr is for progress.
@@ -144,7 +167,7 @@ def _load(passages: list[Document], sentence_terms: list[list[list[str]]], stamp
         vocabulary=vocabulary,
         bm25=bm25,
         terms=TermIndex.build(sentence_ids, frequency),
-        stamp=stamp,
+        version=version,
     )
 
 
@@ -317,7 +340,15 @@ class HybridRetriever(BaseRetriever):
         total = len(self.keywords)
         if total == 0:
             return [[] for _ in range(len(vectors))]
-        return dense_search(self.store, vectors, min(depth, total))
+        try:
+            return dense_search(self.store, vectors, min(depth, total))
+        except IndexMissingError:
+            # Rebuilt since the check: follow the new collection (BM25 too), then search it.
+            self.keywords.ensure_current()
+            total = len(self.keywords)
+            if total == 0:
+                return [[] for _ in range(len(vectors))]
+            return dense_search(self.store, vectors, min(depth, total))
 
     def _pool(self, query: str, dense: list[tuple[str, float]], depth: int) -> Candidates:
         keywords = self.keywords

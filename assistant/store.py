@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,8 @@ from assistant.errors import (
 )
 
 _MANIFEST = "manifest.json"
+#: The collection metadata key every write changes (see :func:`mark_written`).
+_VERSION_KEY = "index_version"
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,17 @@ def open_store(
 
 
 def all_passages(store: VectorStore) -> list[Document]:
-    """Read every passage of the collection, with its Chroma id, in a stable order."""
+    """Read every passage of the collection, with its Chroma id, in a stable order.
+
+    Raises:
+        IndexMissingError: the collection was deleted (another process rebuilding it).
+    """
+    chroma = _chroma(store)
     try:
-        result = _chroma(store).get(include=["documents", "metadatas"])
+        result = chroma.get(include=["documents", "metadatas"])
     except Exception as exc:  # noqa: BLE001
+        if _gone(exc):
+            raise _gone_error(chroma) from exc
         if _looks_unreachable(exc):
             raise StoreUnreachableError(
                 f"The Chroma server cannot be reached ({type(exc).__name__}: {exc}); is "
@@ -127,12 +138,78 @@ def all_passages(store: VectorStore) -> list[Document]:
     return docs
 
 
-def manifest_stamp(location: StoreLocation) -> int:
-    """When the index last changed (ns), as cheap to read as one stat call; 0 if never."""
+@dataclass(frozen=True)
+class StoreVersion:
+    """Which collection the store holds (a rebuild makes a new one under the same name) and
+    which write to it was the last (:func:`mark_written`)."""
+
+    collection_id: str
+    written: str
+
+
+def store_version(store: VectorStore, location: StoreLocation | None = None) -> StoreVersion | None:
+    """Ask the store which version of the collection it holds now: one small request (a
+    read of the collection's record: about 1 ms on loopback, less embedded).
+
+    When the collection was deleted and made again under the same name (``assistant index
+    --rebuild``, perhaps in another process or on another machine), ``store`` is switched
+    to the new one: every holder of ``store`` reads from it from then on. ``None`` for a
+    store that is not Chroma, whose changes cannot be seen.
+
+    Raises:
+        IndexMissingError: the collection is gone (being rebuilt, or deleted).
+        StoreUnreachableError: the Chroma server did not answer.
+    """
+    if not isinstance(store, Chroma):
+        return None
     try:
-        return location.manifest_path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return 0
+        collection = store._client.get_collection(name=store._collection.name)
+    except Exception as exc:  # noqa: BLE001 - chromadb raises many types
+        if _gone(exc):
+            raise _gone_error(store) from exc
+        if location is not None:
+            raise store_error(location, exc) from exc
+        raise
+    if collection.id != store._collection.id:
+        # langchain_chroma keeps the collection it opened and has no call to open another:
+        # swap it, so the chain, the retriever and BM25 all follow the rebuilt collection.
+        store._chroma_collection = collection
+    written = str((collection.metadata or {}).get(_VERSION_KEY, ""))
+    return StoreVersion(str(collection.id), written)
+
+
+def mark_written(store: VectorStore) -> None:
+    """Give the collection a new version: readers, in any process and on any machine, see a
+    change on their next question (:func:`store_version`).
+
+    Called after every write, so that even a run killed midway leaves the version of what it
+    last wrote.
+    """
+    if not isinstance(store, Chroma):
+        return
+    collection = store._collection
+    # Chroma refuses to "modify" hnsw settings (the distance lives in the configuration,
+    # which a change of metadata keeps).
+    metadata = {
+        k: v for k, v in (collection.metadata or {}).items() if not str(k).startswith("hnsw:")
+    }
+    metadata[_VERSION_KEY] = f"{time.time_ns():x}-{uuid.uuid4().hex[:12]}"
+    collection.modify(metadata=metadata)
+
+
+def _gone(exc: BaseException) -> bool:
+    """Whether the error says the collection does not exist (any more)."""
+    return any(
+        type(e).__name__ == "NotFoundError" or "does not exist" in str(e) for e in _causes(exc)
+    )
+
+
+def _gone_error(store: Chroma) -> IndexMissingError:
+    return IndexMissingError(
+        f"The collection {store._collection.name!r} is gone: another process is rebuilding "
+        "the index, or deleted it. Ask again in a moment; if this persists, run "
+        "`assistant index`."
+    )
 
 
 def read_manifest(location: StoreLocation) -> dict[str, Any]:
@@ -171,10 +248,19 @@ def dense_search(store: VectorStore, vectors: np.ndarray, k: int) -> list[list[t
 
     One Chroma query for all vectors (evaluation asks hundreds at once); LangChain's
     ``similarity_search_by_vector`` would take one round trip per vector.
+
+    Raises:
+        IndexMissingError: the collection was deleted (another process rebuilding it).
     """
-    result = _chroma(store)._collection.query(
-        query_embeddings=vectors.tolist(), n_results=k, include=["distances"]
-    )
+    chroma = _chroma(store)
+    try:
+        result = chroma._collection.query(
+            query_embeddings=vectors.tolist(), n_results=k, include=["distances"]
+        )
+    except Exception as exc:
+        if _gone(exc):
+            raise _gone_error(chroma) from exc
+        raise
     distances = result["distances"] or []
     return [
         [(doc_id, 1.0 - float(distance)) for doc_id, distance in zip(ids, dists, strict=True)]
@@ -227,6 +313,7 @@ def update_metadatas(
     the stored ones."""
     if ids:
         _chroma(store)._collection.update(ids=list(ids), metadatas=list(metadatas))
+        mark_written(store)
 
 
 def passages_with_vectors(store: VectorStore) -> list[tuple[str, str, dict[str, Any], Any]]:
@@ -256,6 +343,7 @@ def upsert_with_vectors(
             metadatas=list(metadatas),
             embeddings=np.asarray(vectors, dtype=np.float32),
         )
+        mark_written(store)
 
 
 def delete_ids(store: VectorStore, ids: Iterable[str]) -> None:
@@ -263,6 +351,7 @@ def delete_ids(store: VectorStore, ids: Iterable[str]) -> None:
     ids = list(ids)
     if ids:
         store.delete(ids=ids)
+        mark_written(store)
 
 
 def delete_collection(location: StoreLocation, embeddings: SentenceEmbeddings) -> None:

@@ -38,3 +38,12 @@ def test_the_chain_is_a_runnable_with_timings(article_assistant):
 def test_k_limits_the_passages_retrieved(article_assistant):
     assert len(article_assistant.ask("What is Plan T?", k=2).retrieved) == 2
     assert len(article_assistant.ask("What is Plan T?", k=6).retrieved) == 6
+
+
+def test_a_question_with_a_lone_surrogate_is_answered_not_a_crash(article_assistant):
+    # Found by benchmarks/reliability.py's fuzzing: "\ud839" is valid JSON for the /ask API,
+    # and the tokenizer raised a TypeError on it.
+    assert check_question("What is Plan T?\ud839", max_chars=100) == "What is Plan T?\ufffd"
+    assert check_question("\ud83d\ude00 ok", max_chars=100) == "\U0001f600 ok"  # a pair, joined
+    answer = article_assistant.ask("What is Plan T?\ud839", history=["\udc00 and it?"])
+    assert "link the pressures" in answer.text

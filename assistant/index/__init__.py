@@ -4,7 +4,9 @@ Uses LangChain's indexing API with a SQL record manager kept beside Chroma in ``
 (:mod:`.records`). Passage ids come from :mod:`.identity` (text and document, not offsets),
 folders keep stable names (:mod:`.folders`), and an index from an older version is brought
 up to date first (:mod:`.upgrade`). Chroma *upserts* by id, so a run killed midway and run
-again still ends with every passage exactly once. Every write holds the index's write lock.
+again still ends with every passage exactly once. Every write holds the index's write lock,
+and gives the collection a new version (:func:`assistant.store.mark_written`): a running
+chat, in any process, sees it on its next question.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from assistant.store import (
     delete_collection,
     delete_ids,
     ids_where_in,
+    mark_written,
     metadatas_by_id,
     open_store,
     store_error,
@@ -247,6 +250,8 @@ def _write_batch(
         key_encoder=passage_id,
         batch_size=max(len(batch), 1),
     )
+    if stats["num_added"] or stats.get("num_updated", 0):
+        mark_written(store)  # readers see each batch, even of a run killed later
     report.added += stats["num_added"]
     report.updated += stats.get("num_updated", 0)
     report.skipped += stats["num_skipped"]
@@ -291,7 +296,9 @@ def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
 def mark_changed(
     location: StoreLocation, embeddings: SentenceEmbeddings, store: VectorStore
 ) -> None:
-    """Record the model and passage count; its new time tells readers to reload BM25."""
+    """Record the model and passage count in the manifest. (Readers see changes by the
+    collection's version, which every write to it has already moved: a run that changed
+    nothing leaves it, and their BM25, alone.)"""
     write_manifest(
         location,
         {
@@ -360,6 +367,9 @@ def _delete_missing(
     return delete_keys(location, embeddings, sorted(gone))
 
 
+_PROGRESS_EVERY = 64  # passages between updates of the in-file progress
+
+
 def _passages(
     files: list[SourceFile],
     embeddings: SentenceEmbeddings,
@@ -387,7 +397,13 @@ def _passages(
         except Exception as exc:  # noqa: BLE001 - one file's failure never stops the run
             _fail(report, file, f"cannot be read: {type(exc).__name__}: {exc}")
             continue
-        yield from passages
+        # Progress within the file: a large one is thousands of passages, embedded batch by
+        # batch as they are taken from here, and minutes with the file count standing still.
+        total = len(passages)
+        for n, passage in enumerate(passages, start=1):
+            if total > _PROGRESS_EVERY and (n % _PROGRESS_EVERY == 1 or n == total):
+                bar.set_postfix_str(f"{file.source[-40:]}: passage {n:,}/{total:,}")
+            yield passage
 
 
 def _warn(report: IndexReport, source: str, message: str) -> None:
