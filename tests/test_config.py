@@ -60,3 +60,23 @@ def test_no_assistant_setting_from_the_shell_reaches_the_tests():
         check=True,
     )
     assert json.loads(child.stdout) == json.loads(Settings.model_construct().model_dump_json())
+
+
+def test_the_near_miss_threshold_is_a_setting(monkeypatch, tmp_path, embeddings):
+    from assistant.assemble import open_assistant
+
+    from .conftest import CORPUS
+
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(CORPUS))
+
+    def ask(question: str):
+        assistant = open_assistant(
+            Settings(), embeddings=embeddings, build_if_missing=True, warm=False
+        )
+        return assistant.ask(question)
+
+    question = "How old is Khaled Hammadi?"  # a near miss: the article never says
+    assert ask(question).refused
+    monkeypatch.setenv("ASSISTANT_NEAR_MISS_THRESHOLD", "1.01")  # never refuse near misses
+    assert not ask(question).refused

@@ -60,6 +60,24 @@ def test_a_long_run_of_abbreviations_splits_in_linear_time():
 # --- zip and PDF bombs -------------------------------------------------------------------
 
 
+def test_a_large_file_shows_progress_within_it(tmp_path, embeddings, capsys):
+    # One file of 300 passages: the file count stands at 0/1 until it is done, so the bar
+    # says how far into the file the embedding is.
+    from assistant.index import index_paths
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    paragraphs = [f"Paragraph {i} says that the number {i} is odd or even." for i in range(300)]
+    (docs / "long.txt").write_text("Long\n\n" + "\n\n".join(paragraphs))
+    location = StoreLocation(tmp_path / "index", "progress")
+    report = index_paths([docs], location=location, embeddings=embeddings, batch_size=64)
+    assert report.added == 300
+    shown = capsys.readouterr().err
+    assert "long.txt: passage 1/300" in shown
+    assert "long.txt: passage 129/300" in shown  # after two batches of 64
+    assert "long.txt: passage 300/300" in shown
+
+
 def _docx_with_document_xml(path: Path, size: int) -> Path:
     """A real .docx whose word/document.xml is padded with spaces to ``size`` bytes: valid
     XML that deflates about 1,000:1."""
