@@ -52,14 +52,17 @@ bench: install
 	$(BIN)/python benchmarks/index_throughput.py
 	$(BIN)/python benchmarks/embedding_precisions.py
 
-# SQuAD against the dense and BM25 baselines (about 15 minutes on 2 cores).
+# SQuAD against the dense and BM25 baselines, then phrases against whole sentences (about
+# 25 minutes on 2 cores).
 bench-squad: install
 	$(BIN)/python benchmarks/squad.py
+	cd benchmarks && ../$(BIN)/python answer_tuning.py
 
 # Indexing runs killed at random moments, two writers at once, fuzzed inputs (about 17 min on
-# 2 shared cores; `make reliability ARGS=--quick` about 2 min).
+# 2 shared cores; `make reliability ARGS=--quick` about 2 min), then 20 clients on /ask (4 min).
 reliability: install
 	$(BIN)/python benchmarks/reliability.py $(ARGS)
+	cd benchmarks && ../$(BIN)/python load.py
 
 clean:
 	rm -rf $(VENV) index/chroma index/records.sqlite index/manifest.json .pytest_cache
