@@ -3,10 +3,18 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import IngestError
-from assistant.ingest.loaders import load_document
-from assistant.ingest.passages import SourceFile, find_files, load_passages, split_passages
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from assistant.ingest.passages import (
+    SourceFile,
+    find_files,
+    load_passages,
+    split_passages,
+    walk,
+)
 
 from .conftest import ARTICLE, CORPUS
+
+SUPPORTED = ", ".join(SUPPORTED_SUFFIXES)
 
 
 def read_text(path: Path) -> str:
@@ -106,8 +114,14 @@ def test_sources_are_relative_to_the_folder(tmp_path: Path):
     (tmp_path / "sub" / "x.txt").write_text("T\n\nBody.")
     (tmp_path / "picture.png").write_bytes(b"\x89PNG")
     (tmp_path / ".hidden.txt").write_text("T\n\nBody.")
-    # Unsupported files are listed so that indexing can report them; hidden ones are not.
-    assert [f.source for f in find_files([tmp_path])] == ["picture.png", "sub/x.txt"]
+    # Unsupported files are counted in one line of the report; hidden ones are not.
+    assert [f.source for f in find_files([tmp_path])] == ["sub/x.txt"]
+    assert walk([tmp_path]).skipped == [
+        (
+            f"{tmp_path.as_posix()}/",
+            f"1 file of an unsupported type: .png 1 (supported: {SUPPORTED}).",
+        ),
+    ]
     assert [f.source for f in find_files([CORPUS])] == ["iran-militias-iraq-plan-t.txt"]
     with pytest.raises(IngestError, match="does not exist"):
         find_files([tmp_path / "missing"])

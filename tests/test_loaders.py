@@ -108,9 +108,11 @@ def test_html_keeps_main_text_as_paragraphs(tmp_path):
     assert document.title == "Rivers of Europe"
     assert document.pages == [
         Page(
-            "The Danube\n\nIt flows through ten countries.\n\nCourse\n\nBlack Forest\n\n"
-            "Black Sea\n\nBlue water.\n\nLine one\nline two\n\ncode  line 1\n    indented\n\n"
-            "Country\n\nLength",
+            # Fragments under 20 characters are joined to what follows them (a code block
+            # too), or at the end to what precedes them: see assistant.ingest.html.
+            "The Danube\n\nIt flows through ten countries.\n\nCourse\n\nBlack Forest\n"
+            "Black Sea\nBlue water.\nLine one\nline two\ncode  line 1\n    indented\n"
+            "Country\nLength",
             None,
         )
     ]
@@ -141,8 +143,11 @@ def test_html_article_and_h1_title_fallback(tmp_path):
 
 
 def test_html_without_main_uses_body_and_no_title(tmp_path):
-    document = load_document(write(tmp_path / "b.html", "<p>One.</p><div>Two.</div>"))
-    assert document == LoadedDocument(None, [Page("One.\n\nTwo.", None)])
+    html = "<p>The first paragraph.</p><div>The second paragraph.</div>"
+    document = load_document(write(tmp_path / "b.html", html))
+    assert document == LoadedDocument(
+        None, [Page("The first paragraph.\n\nThe second paragraph.", None)]
+    )
 
 
 @pytest.mark.parametrize("charset", ["windows-1252", "iso-8859-1"])
@@ -167,10 +172,11 @@ def test_html_http_equiv_charset_and_utf8_bom(tmp_path):
 def test_html_xml_declaration_encoding_and_pre_blank_lines(tmp_path):
     xhtml = (
         '<?xml version="1.0" encoding="ISO-8859-15"?>\n<html><body>'
-        "<p>5 \u20ac</p><pre>a = 1\n\n\nb = 2   \n</pre></body></html>"
+        "<p>It costs 5 \u20ac at the door.</p>"
+        "<pre>total = 1\n\n\ntotal += 2   \n</pre></body></html>"
     )
     document = load_document(write(tmp_path / "x.htm", xhtml.encode("iso-8859-15")))
-    assert document.pages == [Page("5 \u20ac\n\na = 1\nb = 2", None)]
+    assert document.pages == [Page("It costs 5 \u20ac at the door.\n\ntotal = 1\ntotal += 2", None)]
 
 
 def test_html_empty_main_falls_back_to_body(tmp_path):
@@ -179,8 +185,10 @@ def test_html_empty_main_falls_back_to_body(tmp_path):
 
 
 def test_html_deeply_nested(tmp_path):
-    html = "<div><span>" * 3000 + "deep" + "</span></div>" * 3000 + "<p>after</p>"
-    assert load_document(write(tmp_path / "deep.html", html)).pages == [Page("deep\n\nafter", None)]
+    html = "<div><span>" * 3000 + "deep down the tree" + "</span></div>" * 3000
+    html += "<p>and a paragraph after it</p>"
+    expected = [Page("deep down the tree\nand a paragraph after it", None)]  # a fragment joined
+    assert load_document(write(tmp_path / "deep.html", html)).pages == expected
 
 
 def test_html_with_only_scripts_has_no_text(tmp_path):

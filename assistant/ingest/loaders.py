@@ -9,12 +9,10 @@ says what to do; library exceptions never escape, since a bad file is the user's
 from __future__ import annotations
 
 import codecs
-import importlib.util
 import io
 import re
-import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import IngestError
@@ -39,74 +37,20 @@ _SENTENCE_END = re.compile(r"[.!?:][\"'”’»)]*$")
 _BROKEN_WORD = re.compile(r"[^\W\d_][-\u00ad]$")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"})
 
-# lxml is faster and more forgiving of broken markup; html.parser is always there.
-_HTML_PARSER = "lxml" if importlib.util.find_spec("lxml") else "html.parser"
-_HTML_DROP = {
-    "script",
-    "style",
-    "noscript",
-    "nav",
-    "header",
-    "footer",
-    "aside",
-    "form",
-    "template",
-    "svg",
-    "iframe",
-    "object",
-    "canvas",
-    "button",
-    "select",
-    "head",
-}
-_HTML_BLOCKS = {
-    "address",
-    "article",
-    "blockquote",
-    "body",
-    "caption",
-    "dd",
-    "details",
-    "dialog",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "html",
-    "li",
-    "main",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "tbody",
-    "td",
-    "tfoot",
-    "th",
-    "thead",
-    "tr",
-    "ul",
-}
-_END_BLOCK = object()  # marks the end of a block element on the HTML walk's stack
-
 _FALLBACK_NAMES = {"cp1252": "Windows-1252 (cp1252)", "latin-1": "Latin-1 (ISO-8859-1)"}
 
 
 @dataclass(frozen=True)
 class Page:
+    """A page of text. Where the format marks its structure (HTML), ``headings`` and ``code``
+    hold the start offsets of its heading and preformatted paragraphs; ``headings`` is None
+    where it does not, and the splitter tells headings by their shape."""
+
     text: str  # plain text; paragraphs separated by blank lines ("\n\n")
     number: int | None  # 1-based page number for PDFs, None otherwise
+    # What the text says is compared; the structure is derived from the same markup.
+    headings: frozenset[int] | None = field(default=None, compare=False)
+    code: frozenset[int] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -231,30 +175,20 @@ def _first_decoding(raw: bytes, encodings: list[str | None]) -> tuple[str, str]:
 
 # --- HTML --------------------------------------------------------------------------------
 def _load_html(path: Path, raw: bytes) -> LoadedDocument:
-    from bs4 import BeautifulSoup
+    from assistant.ingest.html import parse_html, read_html
 
     text, fallback = _decode_text(path, raw, _declared_charset(raw))
     try:
-        with warnings.catch_warnings():  # bs4 warns about markup that looks like a URL etc.
-            warnings.simplefilter("ignore")
-            soup = BeautifulSoup(text, _HTML_PARSER)
+        soup = parse_html(text)
     except Exception as exc:  # a parser can fail in many ways on broken markup
         raise _error(
             path,
             "it could not be read as a web page.",
             "Open it in a browser and save it again as HTML.",
         ) from exc
-    title = _text_of(soup.find("title")) or _text_of(soup.find("h1"))
-    for tag in soup.find_all(_HTML_DROP):
-        tag.decompose()
-    # The main content when the page marks it; the whole body when that holds no text.
-    for root in (soup.find("main"), soup.find("article"), soup.body, soup):
-        paragraphs = list(_html_paragraphs(root)) if root is not None else []
-        if paragraphs:
-            break
-    return LoadedDocument(
-        title or None, [Page("\n\n".join(paragraphs), None)], _encoding_warnings(fallback)
-    )
+    html = read_html(soup)
+    page = Page(html.text, None, headings=html.headings, code=html.code)
+    return LoadedDocument(html.title or None, [page], _encoding_warnings(fallback))
 
 
 def _declared_charset(raw: bytes) -> str | None:
@@ -271,45 +205,6 @@ def _declared_charset(raw: bytes) -> str | None:
     return {"iso8859-1": "cp1252", "ascii": "cp1252"}.get(
         name, "utf-8" if name.startswith("utf-16") else name
     )
-
-
-def _text_of(tag) -> str:
-    return _collapse(tag.get_text(" ")) if tag is not None else ""
-
-
-def _html_paragraphs(root) -> Iterator[str]:
-    """Walk the tree with an explicit stack (deeply nested pages would overflow recursion);
-    entering or leaving a block element ends the paragraph being built, so each block
-    becomes its own paragraph."""
-    from bs4 import NavigableString, Tag
-
-    buffer: list[str] = []
-    stack: list[object] = [root]
-    while stack:
-        node = stack.pop()
-        if node is _END_BLOCK or (isinstance(node, Tag) and node.name in _HTML_BLOCKS):
-            yield from _paragraph("".join(buffer), keep_lines=False)
-            buffer.clear()
-        if isinstance(node, Tag):
-            if node.name == "br":
-                buffer.append("\n")
-            elif node.name == "pre":  # preformatted: its line breaks are meaningful
-                yield from _paragraph(node.get_text(), keep_lines=True)
-            else:
-                if node.name in _HTML_BLOCKS:
-                    stack.append(_END_BLOCK)
-                stack.extend(reversed(node.contents))
-        elif type(node) is NavigableString:  # not comments, doctypes, CDATA
-            buffer.append(_SPACES.sub(" ", node))
-    yield from _paragraph("".join(buffer), keep_lines=False)
-
-
-def _paragraph(text: str, *, keep_lines: bool) -> Iterator[str]:
-    # A blank line inside would split the paragraph in two, so empty lines are dropped.
-    lines = [line.rstrip() if keep_lines else _collapse(line) for line in text.split("\n")]
-    lines = [line for line in lines if line.strip()]
-    if lines:
-        yield "\n".join(lines)
 
 
 def _collapse(text: str) -> str:

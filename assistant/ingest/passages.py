@@ -2,21 +2,24 @@
 
 A document is split into paragraphs at blank lines. Its first line is the title; a short line
 standing alone (no closing punctuation, followed by more text) is a section heading: it becomes
-the ``section`` of the paragraphs after it and is not a passage itself. A paragraph longer than
-the embedding model's window is split at sentence boundaries, never truncated.
+the ``section`` of the paragraphs after it and is not a passage itself. Where the loader marks
+the headings (a web page's ``<h1>``–``<h6>``), those are the sections instead. A paragraph
+longer than the embedding model's window is split at sentence boundaries, never truncated; a
+code block at line ends.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.documents import Document
 
 from assistant.errors import IngestError
-from assistant.ingest.loaders import LoadedDocument, Page, load_document
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadedDocument, Page, load_document
 from assistant.text import Span, split_sentences
 
 _BLOCK = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
@@ -24,6 +27,10 @@ _HEADING_MAX_WORDS = 16
 _TITLE_MAX_CHARS = 300  # a longer first line is a paragraph, not a title
 _SHORT_TITLE_CHARS = 100
 _CLOSING_PUNCTUATION = tuple(".!?:;,\"”’'")
+_SHOWN_TYPES = 6  # file types named in the summary of unsupported files
+_GENERATED_NAME = re.compile(r"(genindex(-[^/]*)?|([a-z]+-)?modindex|search)\.html?")
+_GENERATED_MARKERS = (b"indextable", b"genindex-jumpbox", b"searchtools.js", b"search-results")
+_GENERATED_SNIFF_BYTES = 64 * 1024
 
 TokenCounter = Callable[[str], int]
 
@@ -78,8 +85,11 @@ def find_files(paths: Iterable[Path]) -> list[SourceFile]:
 def walk(paths: Iterable[Path]) -> FoundFiles:
     """List the files under ``paths``; ``source`` is relative to the folder given.
 
-    Every visible file is listed, supported or not, so that an unsupported one is reported
-    as failed (with the formats that are supported) rather than silently passed over.
+    In a folder, files of unsupported types, a documentation build's generated pages (see
+    :func:`generated_page`) and its copies of the sources (Sphinx's ``_sources/``) are
+    passed over and counted: one line each in ``skipped``, under the folder's name ("412
+    files of unsupported types: .png 302, .js 31, …"). A path given itself is always listed,
+    so that an unsupported one is reported as failed, with the formats that are supported.
     Symbolic links inside a folder are not followed (see :func:`_link_problem`) and neither
     are pipes or devices; they are listed in ``skipped``. A path given itself is followed.
 
@@ -90,24 +100,98 @@ def walk(paths: Iterable[Path]) -> FoundFiles:
     skipped: list[tuple[str, str]] = []
     for path in paths:
         if path.is_dir():
-            root = path.resolve()
-            # rglob does not descend into linked folders, so a loop cannot trap it.
-            for file in sorted(path.rglob("*")):
-                relative = file.relative_to(path)
-                if any(part.startswith(".") for part in relative.parts):
-                    continue
-                source = printable(relative.as_posix())
-                if file.is_symlink():
-                    skipped.append((source, _link_problem(file, root)))
-                elif file.is_file():
-                    found.append(SourceFile(file, source, folder=str(root)))
-                elif not file.is_dir():
-                    skipped.append((source, "not a regular file (a pipe, socket or device)."))
+            files, passed_over = _walk_folder(path)
+            found += files
+            skipped += passed_over
         elif path.exists():
             found.append(SourceFile(path, printable(path.name), folder=str(path.resolve().parent)))
         else:
             raise IngestError(f"{path} does not exist; give a file or a folder of documents.")
     return FoundFiles(found, skipped)
+
+
+def _walk_folder(path: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]:
+    root = path.resolve()
+    found: list[SourceFile] = []
+    skipped: list[tuple[str, str]] = []
+    unsupported: Counter[str] = Counter()
+    generated: list[str] = []
+    build_sources: list[str] = []
+    # rglob does not descend into linked folders, so a loop cannot trap it.
+    for file in sorted(path.rglob("*")):
+        relative = file.relative_to(path)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        source = printable(relative.as_posix())
+        suffix = file.suffix.lower()
+        is_file = file.is_file() or (file.is_symlink() and not file.is_dir())  # broken links
+        if suffix not in SUPPORTED_SUFFIXES and is_file:
+            unsupported[suffix or "(no extension)"] += 1  # linked or not: never read
+        elif file.is_symlink():
+            skipped.append((source, _link_problem(file, root)))
+        elif file.is_file():
+            if _in_sphinx_sources(file, path):
+                build_sources.append(source)
+            elif generated_page(file):
+                generated.append(source)
+            else:
+                found.append(SourceFile(file, source, folder=str(root)))
+        elif not file.is_dir():
+            skipped.append((source, "not a regular file (a pipe, socket or device)."))
+    folder = printable(path.as_posix()).rstrip("/") + "/"
+    if unsupported:
+        skipped.append((folder, unsupported_summary(unsupported)))
+    if generated:
+        nouns = ("generated index or search page", "generated index or search pages")
+        skipped.append((folder, _count_line(generated, *nouns)))
+    if build_sources:
+        nouns = ("page source copied by Sphinx", "page sources copied by Sphinx")
+        skipped.append((folder, _count_line(build_sources, *nouns)))
+    return found, skipped
+
+
+def unsupported_summary(counts: Mapping[str, int]) -> str:
+    """One line for a folder's files of unsupported types, commonest first: "412 files of
+    unsupported types: .png 302, .js 31, .css 12, …"."""
+    total = sum(counts.values())
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    shown = ", ".join(f"{suffix} {n:,}" for suffix, n in ranked[:_SHOWN_TYPES])
+    more = ", …" if len(ranked) > _SHOWN_TYPES else ""
+    noun = "file of an unsupported type" if total == 1 else "files of unsupported types"
+    return f"{total:,} {noun}: {shown}{more} (supported: {', '.join(SUPPORTED_SUFFIXES)})."
+
+
+def _count_line(sources: list[str], singular: str, plural: str) -> str:
+    examples = ", ".join(sources[:3]) + (", …" if len(sources) > 3 else "")
+    return f"{len(sources):,} {singular if len(sources) == 1 else plural}: {examples}."
+
+
+def generated_page(path: Path) -> bool:
+    """Whether ``path`` is a page a documentation generator builds from the others (Sphinx's
+    genindex, module index and search page): lists of links, not answer material. Told by
+    its standard name and confirmed by Sphinx's markup."""
+    if not _GENERATED_NAME.fullmatch(path.name.lower()):
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_GENERATED_SNIFF_BYTES)
+    except OSError:
+        return False  # loading it will say what is wrong
+    return any(marker in head for marker in _GENERATED_MARKERS)
+
+
+def _in_sphinx_sources(file: Path, root: Path) -> bool:
+    """Whether ``file`` is in the ``_sources/`` folder of a Sphinx build (told by the
+    build's ``objects.inv`` or ``searchindex.js`` beside it): copies of the pages' sources."""
+    parts = file.relative_to(root).parts
+    if "_sources" not in parts[:-1]:
+        return False
+    build = root.joinpath(*parts[: parts.index("_sources")])
+    return _is_sphinx_build(build)
+
+
+def _is_sphinx_build(folder: Path) -> bool:
+    return (folder / "searchindex.js").is_file() or (folder / "objects.inv").is_file()
 
 
 def _link_problem(link: Path, root: Path) -> str:
@@ -170,11 +254,16 @@ def split_document(
     for page_index, (page, blocks) in enumerate(pages):
         for i, block in enumerate(blocks):
             is_last = page_index == len(pages) - 1 and i == len(blocks) - 1
-            if not is_last and _is_heading(block.text):
+            if page.headings is not None:  # the format marks its headings
+                if block.start in page.headings:
+                    section = block.text
+                    continue
+            elif not is_last and _is_heading(block.text):
                 section = _clean_heading(block.text)
                 continue
             paragraph += 1
-            pieces = _fit_to_window(block, max_tokens, count_tokens)
+            by_lines = block.start in page.code
+            pieces = _fit_to_window(block, max_tokens, count_tokens, by_lines=by_lines)
             for part, piece in enumerate(pieces, start=1):
                 metadata: dict[str, str | int] = {
                     "source": source,
@@ -268,24 +357,37 @@ def _clean_heading(line: str) -> str:
 
 
 def _fit_to_window(
-    block: Span, max_tokens: int | None, count_tokens: TokenCounter | None
+    block: Span,
+    max_tokens: int | None,
+    count_tokens: TokenCounter | None,
+    *,
+    by_lines: bool = False,
 ) -> list[Span]:
+    """``block`` cut into parts that fit the window: at sentences, or for code
+    (``by_lines``) at line ends, so that no line of code is cut in two."""
     if max_tokens is None or count_tokens is None:
         return [block]
     if _tokens_if_fits(block.text, max_tokens, count_tokens) is not None:
         return [block]
-    units = _sentences_within(block.text, max_tokens, count_tokens)
+    if by_lines:
+        units = _units_within(_lines(block.text), block.text, max_tokens, count_tokens)
+    else:
+        units = _units_within(split_sentences(block.text), block.text, max_tokens, count_tokens)
     return [_join(block, run) for run, _ in _pack(block.text, units, max_tokens, count_tokens)]
 
 
-def _sentences_within(
-    text: str, max_tokens: int, count_tokens: TokenCounter
+def _lines(text: str) -> list[Span]:
+    return [Span(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+
+
+def _units_within(
+    units: Iterable[Span], text: str, max_tokens: int, count_tokens: TokenCounter
 ) -> Iterator[tuple[Span, int]]:
-    """Yield the sentences of ``text`` with their token counts; one that alone overflows the
-    window is cut at words."""
+    """Yield the units (sentences or lines) of ``text`` with their token counts; one that
+    alone overflows the window is cut at words."""
     whole = Span(text, 0, len(text))
     counted: dict[str, int] = {}  # a word's count: long texts repeat their words
-    for sentence in split_sentences(text):
+    for sentence in units:
         tokens = _tokens_if_fits(sentence.text, max_tokens, count_tokens)
         if tokens is not None:
             yield sentence, tokens
