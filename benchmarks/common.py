@@ -46,3 +46,35 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ask_over_http(port: int, question: str, k: int = 4) -> dict[str, Any]:
+    """Ask the chat at ``port`` through Gradio's HTTP API (POST the call, then read its
+    result stream); the answer's JSON, as ``assistant ask --json`` prints it."""
+    import urllib.request
+
+    base = f"http://127.0.0.1:{port}/gradio_api/call/ask"
+    request = urllib.request.Request(
+        base,
+        data=json.dumps({"data": [question, k]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        event_id = json.load(reply)["event_id"]
+    with urllib.request.urlopen(f"{base}/{event_id}", timeout=60) as reply:
+        stream = reply.read().decode()
+    for line in stream.splitlines():
+        if line.startswith("data:"):
+            data = json.loads(line[len("data:") :])
+            if isinstance(data, list) and data and isinstance(data[0], dict):
+                return data[0]
+    raise RuntimeError(f"no answer in the /ask stream: {stream[:200]!r}")

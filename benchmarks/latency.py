@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import DEV_QUESTIONS, ROOT, fresh_assistant, median, percentile, read_jsonl
+from common import (
+    DEV_QUESTIONS,
+    ROOT,
+    ask_over_http,
+    free_port,
+    fresh_assistant,
+    median,
+    percentile,
+    read_jsonl,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -61,12 +69,6 @@ def warm_latency(rounds: int) -> tuple[list[float], list[float]]:
     return ours, theirs
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _time_until_http(
     command: list[str], env: dict[str, str], port: int, *, ask: bool = False
 ) -> tuple[float, float | None]:
@@ -91,35 +93,13 @@ def _time_until_http(
             raise RuntimeError(f"{command} did not answer within 120 s")
         if not ask:
             return served, None
-        answer = _ask(port, "What is Plan T?")
+        answer = str(ask_over_http(port, "What is Plan T?").get("answer", ""))
         if "link the pressures" not in answer:
             raise RuntimeError(f"unexpected first answer: {answer[:200]!r}")
         return served, time.perf_counter() - began
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def _ask(port: int, question: str) -> str:
-    """Ask through Gradio's HTTP API (POST the call, then read its result stream)."""
-    import json
-
-    base = f"http://127.0.0.1:{port}/gradio_api/call/ask"
-    request = urllib.request.Request(
-        base,
-        data=json.dumps({"data": [question, 4]}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as reply:
-        event_id = json.load(reply)["event_id"]
-    with urllib.request.urlopen(f"{base}/{event_id}", timeout=60) as reply:
-        stream = reply.read().decode()
-    for line in stream.splitlines():
-        if line.startswith("data:"):
-            data = json.loads(line[len("data:") :])
-            if isinstance(data, list) and data and isinstance(data[0], dict):
-                return str(data[0].get("answer", ""))
-    raise RuntimeError(f"no answer in the /ask stream: {stream[:200]!r}")
 
 
 BASELINE_APP = """
@@ -142,14 +122,14 @@ def startup(rounds: int) -> tuple[list[float], list[float], list[float]]:
     )
     ours, answered, theirs = [], [], []
     for _ in range(rounds):
-        port = _free_port()
+        port = free_port()
         served, first_answer = _time_until_http(
             [sys.executable, "app.py"], {**env, "ASSISTANT_PORT": str(port)}, port, ask=True
         )
         ours.append(served)
         assert first_answer is not None  # ask=True always times the first answer
         answered.append(first_answer)
-        port = _free_port()
+        port = free_port()
         bare, _ = _time_until_http(
             [sys.executable, "-c", BASELINE_APP], {**env, "PORT": str(port)}, port
         )

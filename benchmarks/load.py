@@ -21,7 +21,6 @@ whole machine's throughput, as a user on a small server would see it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -34,7 +33,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import DEV_QUESTIONS, ROOT, percentile, read_jsonl
+from common import DEV_QUESTIONS, ROOT, free_port, percentile, read_jsonl
+from common import ask_over_http as ask
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -61,34 +61,6 @@ class Tally:
     times: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def ask(port: int, question: str) -> dict:
-    """One question through the ``/ask`` API; its JSON answer."""
-    base = f"http://127.0.0.1:{port}/gradio_api/call/ask"
-    request = urllib.request.Request(
-        base,
-        data=json.dumps({"data": [question, 4]}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as reply:
-        event_id = json.load(reply)["event_id"]
-    with urllib.request.urlopen(f"{base}/{event_id}", timeout=60) as reply:
-        stream = reply.read().decode()
-    for line in stream.splitlines():
-        if line.startswith("data:"):
-            data = json.loads(line[len("data:") :])
-            if isinstance(data, list) and data and isinstance(data[0], dict):
-                return data[0]
-    raise RuntimeError(f"no answer in the /ask stream: {stream[:200]!r}")
 
 
 def well_formed(answer: dict) -> bool:

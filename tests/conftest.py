@@ -75,3 +75,15 @@ def corpus_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory):
+    """A real `chroma run` server on loopback, for one test module."""
+    from .support import start_chroma
+
+    url, server, log = start_chroma(tmp_path_factory.mktemp("chroma-server"))
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()  # type: ignore[attr-defined]

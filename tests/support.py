@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -10,3 +16,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_chroma(data: Path) -> tuple[str, subprocess.Popen, object]:
+    """Start a real `chroma run` server on loopback storing into ``data``: its URL, the
+    process and its log file (the caller stops the one and closes the other)."""
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    assert chroma, "the chromadb package's `chroma` command is missing"
+    port = free_port()
+    log = open(data / "server.log", "w")  # noqa: SIM115 - closed by the caller
+    server = subprocess.Popen(
+        [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
+                break
+        except OSError as exc:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                log_text = (data / "server.log").read_text()
+                raise RuntimeError(f"chroma run did not start: {log_text}") from exc
+            time.sleep(0.2)
+    return url, server, log

@@ -20,20 +20,10 @@ from assistant.config import Settings
 from assistant.store import store_version
 
 from .conftest import ARTICLE, ROOT
-from .test_server import _start_chroma
 
 pytestmark = pytest.mark.slow
 
 KETTLE = "Kettles\n\nA zorblat is a copper kettle used at the winter fair in Oslo.\n"
-
-
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
-    url, server, log = _start_chroma(tmp_path_factory.mktemp("chroma-server"))
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.server)])

@@ -1,11 +1,6 @@
 """The same commands against a real `chroma run` server on loopback."""
 
 import json
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,42 +9,9 @@ from click.testing import CliRunner
 from assistant.cli import cli
 
 from .conftest import CORPUS
-from .support import free_port
+from .support import free_port, start_chroma
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
-
-
-def _start_chroma(data: Path) -> tuple[str, subprocess.Popen, object]:
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    assert chroma, "the chromadb package's `chroma` command is missing"
-    port = free_port()
-    log = open(data / "server.log", "w")  # noqa: SIM115 - closed by the caller
-    server = subprocess.Popen(
-        [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"chroma run did not start: {(data / 'server.log').read_text()}")
-            time.sleep(0.2)
-    return url, server, log
-
-
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
-    url, server, log = _start_chroma(tmp_path_factory.mktemp("chroma-server"))
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()  # type: ignore[attr-defined]
 
 
 def run(args, tmp_path: Path, url: str, corpus: Path = CORPUS):
@@ -161,7 +123,7 @@ def test_a_server_that_went_away_is_not_called_corrupt(tmp_path, corpus_copy):
     # server then stops. That is no reason to delete the collection with --rebuild.
     data = tmp_path / "server"
     data.mkdir()
-    url, server, log = _start_chroma(data)
+    url, server, log = start_chroma(data)
     try:
         first = run(["index", "--json"], tmp_path, url, corpus_copy)
         assert first.exit_code == 0, first.output
