@@ -71,6 +71,9 @@ class _Parsed:
     spans: Candidates
 
 
+#: Sentences parsed per batch while warming up (about half a second each).
+_WARM_BATCH = 128
+
 #: A sentence: its passage's text and its index there.
 _SentenceKey = tuple[str, int]
 
@@ -163,7 +166,11 @@ class ExtractiveAnswerer:
         prepared = self.prepare(passages)
         if self.phrases:
             texts = dict.fromkeys(p.page_content for p in passages)
-            self.parse(prepared, [(t, i) for t in texts for i in range(len(prepared[t].spans))])
+            keys = [(t, i) for t in texts for i in range(len(prepared[t].spans))]
+            # In small batches: spaCy parses one batch at a time, and a question that comes
+            # in meanwhile waits for the batch in progress only, not the whole warm-up.
+            for begin in range(0, len(keys), _WARM_BATCH):
+                self.parse(prepared, keys[begin : begin + _WARM_BATCH])
 
     def answer(self, question: str, passages: Sequence[Document]) -> Answer:
         """Answer ``question`` from ``passages`` (best first)."""
