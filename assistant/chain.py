@@ -24,6 +24,7 @@ _ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 _FOLLOW_UP_MAX_WORDS = 12
+_PERSON = re.compile(r"\b(he|him|his|she|her)\b", re.IGNORECASE)
 # A lone UTF-16 surrogate ("\ud839" in a JSON request is valid JSON) is not text: the
 # tokenizer refuses it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -47,16 +48,42 @@ def check_question(question: Any, *, max_chars: int) -> str:
 
 
 def condense_question(question: str, history: Sequence[str]) -> str:
-    """Make a follow-up stand alone for retrieval by prefixing the previous question.
+    """Make a follow-up stand alone for retrieval and answering.
 
-    Only short questions that point back ("what does it aim for?") are expanded; a question
-    that names its own subject is searched as it is.
+    Only short questions that point back are changed; a question that names its own
+    subject is searched as it is. "he"/"she" (and "his", "her", "him") become the person
+    the previous question names ("Who is Omar Khawlani?" → "What does he believe?" →
+    "What does Omar Khawlani believe?"), so that the answer is to the follow-up's own ask;
+    any other pointer ("what does it aim for?") gets the previous question as a prefix.
     """
     if not history:
         return question
     if len(question.split()) > _FOLLOW_UP_MAX_WORDS or not _ANAPHORA.search(question):
         return question
+    name = _last_name(history[-1])
+    if name and _PERSON.search(question):
+        return _PERSON.sub(lambda m: _refer(m, name), question)
     return f"{history[-1]} {question}"
+
+
+def _last_name(question: str) -> str | None:
+    """The last person the question names, by spaCy's entities ("Omar Khawlani"), or None.
+    (Parsed only for a follow-up that says "he" or "she": a few milliseconds.)"""
+    from assistant.answer.parse import parse_sentences
+
+    (parse,) = parse_sentences([question])
+    people = [(start, end) for start, end, label in parse.entities if label == "PERSON"]
+    if not people:
+        return None
+    start, end = parse.char_span(*people[-1])
+    return parse.text[start:end]
+
+
+def _refer(match: re.Match[str], name: str) -> str:
+    word = match.group(0).lower()
+    rest = match.string[match.end() :]
+    possessive = word == "his" or (word == "her" and re.match(r"\s+[a-z]", rest) is not None)
+    return f"{name}’s" if possessive else name
 
 
 class Answerer(Protocol):

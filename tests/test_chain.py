@@ -23,6 +23,26 @@ def test_condense_only_expands_follow_ups_that_point_back():
     assert condense_question("Who proposed it?", []) == "Who proposed it?"
 
 
+def test_he_and_she_become_the_person_the_previous_question_names():
+    # The follow-up keeps its own ask ("what does … believe"), so it is not answered with
+    # what answered "Who is …?" again.
+    assert (
+        condense_question("What does he believe will happen?", ["Who is Omar Khawlani?"])
+        == "What does Omar Khawlani believe will happen?"
+    )
+    assert (
+        condense_question("What is his position?", ["What did Muqtada al-Sadr demand?"])
+        == "What is Muqtada al-Sadr’s position?"
+    )
+    assert condense_question("Who criticised her?", ["Who is Margit Holm?"]) == (
+        "Who criticised Margit Holm?"
+    )
+    # No name to point at: the previous question is the context.
+    assert condense_question("What did he say?", ["What is Plan T?"]) == (
+        "What is Plan T? What did he say?"
+    )
+
+
 def test_the_chain_is_a_runnable_with_timings(article_assistant):
     from langchain_core.runnables import Runnable
 
