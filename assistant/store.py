@@ -12,10 +12,10 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from langchain_chroma import Chroma
@@ -37,6 +37,12 @@ from assistant.errors import (
 _MANIFEST = "manifest.json"
 #: The collection metadata key every write changes (see :func:`mark_written`).
 _VERSION_KEY = "index_version"
+#: Rows read, and ids written or deleted, per Chroma call. Chroma refuses a read of more
+#: than 32,766 rows ("too many SQL variables") and writes of more than its max batch size
+#: (5,461 embedded), so everything that walks the collection goes page by page.
+PAGE_SIZE = 5000
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,12 +117,23 @@ def open_store(
 def all_passages(store: VectorStore) -> list[Document]:
     """Read every passage of the collection, with its Chroma id, in a stable order.
 
+    Read :data:`PAGE_SIZE` rows at a time; a passage is returned once even if a write
+    between two pages moved it.
+
     Raises:
         IndexMissingError: the collection was deleted (another process rebuilding it).
     """
     chroma = _chroma(store)
+    docs: list[Document] = []
+    seen: set[str] = set()
     try:
-        result = chroma.get(include=["documents", "metadatas"])
+        for page in _pages(chroma, include=["documents", "metadatas"]):
+            for doc_id, text, meta in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+            ):
+                if doc_id not in seen:
+                    seen.add(doc_id)
+                    docs.append(Document(page_content=text, metadata=dict(meta or {}), id=doc_id))
     except Exception as exc:  # noqa: BLE001
         if _gone(exc):
             raise _gone_error(chroma) from exc
@@ -128,14 +145,32 @@ def all_passages(store: VectorStore) -> list[Document]:
         raise IndexCorruptError(
             f"The index cannot be read ({exc}); rebuild it with `assistant index --rebuild`."
         ) from exc
-    docs = [
-        Document(page_content=text, metadata=dict(meta or {}), id=doc_id)
-        for doc_id, text, meta in zip(
-            result["ids"], result["documents"], result["metadatas"], strict=True
-        )
-    ]
     docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start", 0)))
     return docs
+
+
+def _pages(chroma: Chroma, *, include: list[str], where: Any = None) -> Iterator[Any]:
+    """Read the collection (or the passages matching ``where``) :data:`PAGE_SIZE` rows at a
+    time, in Chroma's storage order, with only the fields in ``include``."""
+    offset = 0
+    while True:
+        page = chroma._collection.get(
+            where=where,
+            limit=PAGE_SIZE,
+            offset=offset,
+            include=include,  # type: ignore[arg-type]
+        )
+        if not page["ids"]:
+            return
+        yield page
+        if len(page["ids"]) < PAGE_SIZE:
+            return
+        offset += len(page["ids"])
+
+
+def _chunks(items: Sequence[T], size: int = PAGE_SIZE) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -237,10 +272,11 @@ def count_passages(store: VectorStore) -> int:
     return int(_chroma(store)._collection.count())
 
 
-def passage_metadatas(store: VectorStore) -> list[dict[str, Any]]:
-    """Every passage's metadata (no texts, no vectors)."""
-    found = _chroma(store).get(include=["metadatas"])
-    return [dict(meta or {}) for meta in found["metadatas"]]
+def passage_metadatas(store: VectorStore) -> Iterator[dict[str, Any]]:
+    """Every passage's metadata (no texts, no vectors), read a page at a time."""
+    for page in _pages(_chroma(store), include=["metadatas"]):
+        for meta in page["metadatas"] or []:
+            yield dict(meta or {})
 
 
 def dense_search(store: VectorStore, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
@@ -268,21 +304,38 @@ def dense_search(store: VectorStore, vectors: np.ndarray, k: int) -> list[list[t
     ]
 
 
-def ids_where_in(store: VectorStore, field: str, values: Sequence[str]) -> list[str]:
-    """Ids of the passages whose metadata ``field`` is one of ``values``."""
-    if not values:
-        return []
-    where: Any = {field: {"$in": list(values)}}
-    return list(_chroma(store).get(where=where, include=[])["ids"])
+def delete_where_in(store: VectorStore, field: str, values: Sequence[str]) -> Iterator[list[str]]:
+    """Delete the passages whose metadata ``field`` is one of ``values``, a page at a time;
+    yield each page's ids once they are deleted (to drop their records next).
+
+    Raises:
+        IndexCorruptError: Chroma returned a page it had just deleted (it would never end).
+    """
+    chroma = _chroma(store)
+    for chunk in _chunks(list(values)):
+        where: Any = {field: {"$in": list(chunk)}}
+        previous: set[str] = set()
+        # Always the first page: the one before it is gone.
+        while ids := list(chroma._collection.get(where=where, limit=PAGE_SIZE, include=[])["ids"]):
+            if previous.intersection(ids):
+                raise IndexCorruptError(
+                    f"Chroma did not delete passages whose {field!r} is one of {len(chunk)} "
+                    "values; rebuild the index with `assistant index --rebuild`."
+                )
+            chroma._collection.delete(ids=ids)
+            mark_written(store)
+            previous = set(ids)
+            yield ids
 
 
 def values_where_in(store: VectorStore, field: str, values: Sequence[str], wanted: str) -> set[str]:
     """The distinct ``wanted`` metadata values of passages whose ``field`` is in ``values``."""
-    if not values:
-        return set()
-    where: Any = {field: {"$in": list(values)}}
-    found = _chroma(store).get(where=where, include=["metadatas"])
-    return {str(m[wanted]) for m in found["metadatas"] if m and m.get(wanted)}
+    found: set[str] = set()
+    for chunk in _chunks(list(values)):
+        where: Any = {field: {"$in": list(chunk)}}
+        for page in _pages(_chroma(store), include=["metadatas"], where=where):
+            found.update(str(m[wanted]) for m in page["metadatas"] or [] if m and m.get(wanted))
+    return found
 
 
 def first_passage(store: VectorStore) -> tuple[str, str, dict[str, Any]] | None:
@@ -297,13 +350,14 @@ def first_passage(store: VectorStore) -> tuple[str, str, dict[str, Any]] | None:
 
 def metadatas_by_id(store: VectorStore, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The stored metadata of the passages with these ids (those that exist)."""
-    if not ids:
-        return {}
-    found = _chroma(store).get(ids=list(ids), include=["metadatas"])
-    return {
-        doc_id: dict(meta or {})
-        for doc_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
-    }
+    stored: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(ids)):
+        found = _chroma(store).get(ids=list(chunk), include=["metadatas"])
+        stored.update(
+            (doc_id, dict(meta or {}))
+            for doc_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+        )
+    return stored
 
 
 def update_metadatas(
@@ -311,21 +365,35 @@ def update_metadatas(
 ) -> None:
     """Change the metadata of stored passages in place (no embedding): keys given replace
     the stored ones."""
-    if ids:
-        _chroma(store)._collection.update(ids=list(ids), metadatas=list(metadatas))
+    ids = list(ids)
+    rows: list[Any] = list(metadatas)
+    for start in range(0, len(ids), PAGE_SIZE):
+        _chroma(store)._collection.update(
+            ids=ids[start : start + PAGE_SIZE], metadatas=rows[start : start + PAGE_SIZE]
+        )
         mark_written(store)
 
 
-def passages_with_vectors(store: VectorStore) -> list[tuple[str, str, dict[str, Any], Any]]:
-    """Every passage as (id, text, metadata, vector): to rename passages without embedding."""
-    found = _chroma(store).get(include=["documents", "metadatas", "embeddings"])
-    vectors = found["embeddings"] if found["embeddings"] is not None else []
-    return [
-        (doc_id, text, dict(meta or {}), vector)
-        for doc_id, text, meta, vector in zip(
-            found["ids"], found["documents"] or [], found["metadatas"] or [], vectors, strict=True
+def passage_rows(store: VectorStore) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every passage as (id, text, metadata), read a page at a time (no vectors: see
+    :func:`vectors_by_id`)."""
+    for page in _pages(_chroma(store), include=["documents", "metadatas"]):
+        yield from (
+            (doc_id, text, dict(meta or {}))
+            for doc_id, text, meta in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+            )
         )
-    ]
+
+
+def vectors_by_id(store: VectorStore, ids: Sequence[str]) -> dict[str, Any]:
+    """The stored vectors of the passages with these ids (those that exist)."""
+    vectors: dict[str, Any] = {}
+    for chunk in _chunks(list(ids)):
+        found = _chroma(store).get(ids=list(chunk), include=["embeddings"])
+        found_vectors = found["embeddings"] if found["embeddings"] is not None else []
+        vectors.update(zip(found["ids"], found_vectors, strict=True))
+    return vectors
 
 
 def upsert_with_vectors(
@@ -336,21 +404,21 @@ def upsert_with_vectors(
     vectors: Sequence[Any],
 ) -> None:
     """Write passages whose vectors are already known (nothing is embedded)."""
-    if ids:
+    for start in range(0, len(ids), PAGE_SIZE):
+        end = start + PAGE_SIZE
         _chroma(store)._collection.upsert(
-            ids=list(ids),
-            documents=list(texts),
-            metadatas=list(metadatas),
-            embeddings=np.asarray(vectors, dtype=np.float32),
+            ids=list(ids[start:end]),
+            documents=list(texts[start:end]),
+            metadatas=list(metadatas[start:end]),
+            embeddings=np.asarray(vectors[start:end], dtype=np.float32),
         )
         mark_written(store)
 
 
 def delete_ids(store: VectorStore, ids: Iterable[str]) -> None:
-    """Delete passages by id."""
-    ids = list(ids)
-    if ids:
-        store.delete(ids=ids)
+    """Delete passages by id, :data:`PAGE_SIZE` at a time."""
+    for chunk in _chunks(list(ids)):
+        store.delete(ids=list(chunk))
         mark_written(store)
 
 

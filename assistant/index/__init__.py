@@ -45,12 +45,13 @@ from assistant.index.records import (
 from assistant.index.upgrade import upgrade_layout
 from assistant.ingest.passages import SourceFile, load_passages, printable, walk
 from assistant.store import (
+    PAGE_SIZE,
     StoreLocation,
     collection_name,
     count_passages,
     delete_collection,
     delete_ids,
-    ids_where_in,
+    delete_where_in,
     mark_written,
     metadatas_by_id,
     open_store,
@@ -79,6 +80,9 @@ log = logging.getLogger(__name__)
 #: keep both cores busy) and written to Chroma in one upsert. 512 measured ~20% faster than
 #: 64 on SQuAD; a run killed midway redoes at most one batch.
 _BATCH_SIZE = 512
+#: Files (record groups) named in one query of the records: far below SQLite's limit of
+#: 32,766 variables a statement.
+_GROUPS_PER_QUERY = 500
 
 
 @dataclass
@@ -259,9 +263,9 @@ def _write_batch(
 
 def _delete_unconfirmed(records: Any, store: VectorStore, keys: list[str], since: float) -> int:
     deleted = 0
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        while stale := records.list_keys(group_ids=chunk, before=since, limit=1000):
+    for start in range(0, len(keys), _GROUPS_PER_QUERY):
+        chunk = keys[start : start + _GROUPS_PER_QUERY]
+        while stale := records.list_keys(group_ids=chunk, before=since, limit=PAGE_SIZE):
             delete_ids(store, stale)  # the store first: a run killed here leaves records
             records.delete_keys(stale)
             deleted += len(stale)
@@ -348,14 +352,17 @@ def delete_keys(
     with write_lock(location, lock_timeout_s):
         store = open_store(location, embeddings)
         records = open_record_manager(location, embeddings)
-        ids = ids_where_in(store, SOURCE_ID_KEY, doc_keys)
+        deleted = 0
+        for ids in delete_where_in(store, SOURCE_ID_KEY, doc_keys):
+            records.delete_keys(ids)  # the store first: a run killed here leaves records
+            deleted += len(ids)
         # Records may know passages the store lost (a run killed midway): drop those too.
-        recorded = records.list_keys(group_ids=doc_keys)
-        delete_ids(store, ids)
-        if recorded or ids:
-            records.delete_keys(list(set(recorded) | set(ids)))
+        for start in range(0, len(doc_keys), _GROUPS_PER_QUERY):
+            groups = doc_keys[start : start + _GROUPS_PER_QUERY]
+            while recorded := records.list_keys(group_ids=groups, limit=PAGE_SIZE):
+                records.delete_keys(recorded)
         mark_changed(location, embeddings, store)
-    return len(ids)
+    return deleted
 
 
 def _delete_missing(

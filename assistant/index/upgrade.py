@@ -16,11 +16,13 @@ from assistant.index.folders import new_origin, read_origins, write_origins
 from assistant.index.identity import REFRESH_CHUNK, SOURCE_ID_KEY, assign_ids
 from assistant.index.records import open_record_manager
 from assistant.store import (
+    PAGE_SIZE,
     StoreLocation,
     delete_ids,
     first_passage,
-    passages_with_vectors,
+    passage_rows,
     upsert_with_vectors,
+    vectors_by_id,
 )
 
 log = logging.getLogger(__name__)
@@ -43,46 +45,48 @@ def upgrade_layout(
     records = open_record_manager(location, embeddings)
     registry = read_origins(location)
     names = {path: name for name, path in registry.items()}
-    old = [row for row in passages_with_vectors(store) if _is_old_layout(*row[:3])]
-    renamed: list[tuple[Document, Any]] = []
-    for doc_id, text, meta, vector in old:
+    # Texts and metadata only: the vectors are read a chunk at a time, as they are written.
+    old = [row for row in passage_rows(store) if _is_old_layout(*row)]
+    renamed: list[Document] = []
+    for doc_id, text, meta in old:
         folder = str(meta.get("origin") or "")
         if _is_absolute(folder):
             if folder not in names:
                 names[folder] = new_origin(folder, registry)
             meta["origin"] = names[folder]
             meta[SOURCE_ID_KEY] = f"{names[folder]}/{meta.get('source', '')}"
-        renamed.append((Document(page_content=text, metadata=meta, id=doc_id), vector))
+        renamed.append(Document(page_content=text, metadata=meta, id=doc_id))
     renamed.sort(
-        key=lambda pair: (
-            str(pair[0].metadata[SOURCE_ID_KEY]),
-            int(pair[0].metadata.get("paragraph") or 0),
-            int(pair[0].metadata.get("part") or 0),
-            int(pair[0].metadata.get("start") or 0),
+        key=lambda doc: (
+            str(doc.metadata[SOURCE_ID_KEY]),
+            int(doc.metadata.get("paragraph") or 0),
+            int(doc.metadata.get("part") or 0),
+            int(doc.metadata.get("start") or 0),
         )
     )
-    old_ids = [doc.id or "" for doc, _ in renamed]
-    keyed = list(
-        zip(assign_ids([doc for doc, _ in renamed], {}), [v for _, v in renamed], strict=True)
-    )
+    old_ids = [doc.id or "" for doc in renamed]
+    keyed = list(zip(old_ids, assign_ids(renamed, {}), strict=True))
     for start in range(0, len(keyed), REFRESH_CHUNK):
         chunk = keyed[start : start + REFRESH_CHUNK]
+        vectors = vectors_by_id(store, [old_id for old_id, _ in chunk])
         upsert_with_vectors(
             store,
-            [d.id or "" for d, _ in chunk],
-            [d.page_content for d, _ in chunk],
-            [d.metadata for d, _ in chunk],
-            [vector for _, vector in chunk],
+            [d.id or "" for _, d in chunk],
+            [d.page_content for _, d in chunk],
+            [d.metadata for _, d in chunk],
+            [vectors[old_id] for old_id, _ in chunk],
         )
-    new_ids = {d.id for d, _ in keyed}
-    delete_ids(store, [i for i in set(old_ids) if i not in new_ids])
-    stale = [key for key in old_ids if key not in new_ids]
-    if stale:
-        records.delete_keys(stale)
-    records.update(
-        [d.id or "" for d, _ in keyed],
-        group_ids=[d.metadata[SOURCE_ID_KEY] for d, _ in keyed],
-    )
+    new_ids = {d.id for _, d in keyed}
+    stale = [key for key in dict.fromkeys(old_ids) if key not in new_ids]
+    delete_ids(store, stale)
+    for start in range(0, len(stale), PAGE_SIZE):
+        records.delete_keys(stale[start : start + PAGE_SIZE])
+    for start in range(0, len(keyed), PAGE_SIZE):  # SQLite takes 32,766 values a statement
+        chunk = keyed[start : start + PAGE_SIZE]
+        records.update(
+            [d.id or "" for _, d in chunk],
+            group_ids=[d.metadata[SOURCE_ID_KEY] for _, d in chunk],
+        )
     write_origins(location, registry)
     log.warning(
         "upgraded the index at %s to this version's passage ids: %d passages renamed, "
