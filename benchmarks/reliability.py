@@ -1,8 +1,10 @@
-"""Reliability: indexing runs killed at random moments, two writers at once, fuzzed inputs.
+"""Reliability: indexing runs killed at random moments, two writers at once, fuzzed inputs,
+hostile files.
 
     python benchmarks/reliability.py [--kills N] [--pairs N] [--examples N] [--quick]
+                                     [--skip kills|writers|fuzz|hostile]
 
-Prints one table. Nothing is faked: real processes, the real model, real Chroma.
+Prints the tables. Nothing is faked: real processes, the real model, real Chroma.
 
 1. Kills. SQuAD v1.1 dev's paragraphs become 48 text files (one per article) in a temporary
    folder. ``--kills`` times, an indexing run with small batches (``--batch-size``, so that
@@ -23,7 +25,19 @@ Prints one table. Nothing is faked: real processes, the real model, real Chroma.
    path (``Assistant.ask``). Counted: uncaught exceptions (anything but the project's own
    ``AssistantError`` messages) and inputs that took over 5 s.
 
-``--quick`` (1-2 minutes): 12 articles, 4 kills, 1 pair each, 200 examples each.
+4. Hostile files. Each in a folder of its own beside two good .txt files, indexed by the
+   real CLI (`assistant index FOLDER --json`, a fresh index, the default settings): a 1 MB
+   .docx whose document.xml inflates to 1 GiB, a ``--line-mb`` line without punctuation, a
+   60 MB .txt (over ASSISTANT_MAX_FILE_MB=50), ``--prose-mb`` of prose (indexed: progress,
+   memory), a symbolic link loop and a link out of the folder, cp1252 bytes in a .txt, a
+   file name with a 0xFF byte, a PDF of 5,001 pages; and `assistant eval` on a .jsonl with a
+   line nested 100,000 deep between two good rows. For each: the exit code, the message
+   (the report's entry for the file, else stderr's last line), the process's peak resident
+   memory (by /usr/bin/time; the goal is 1 GB at most), the seconds, and whether the good
+   files were indexed (read back from the store) or the good rows evaluated.
+
+``--quick`` (a few minutes): 12 articles, 4 kills, 1 pair each, 200 examples each, a 1 MB
+line and 0.5 MB of prose.
 """
 
 from __future__ import annotations
@@ -532,6 +546,232 @@ def fuzz(work: Path, embeddings: Any, examples: int, seed: int) -> list[FuzzRow]
     return [loaders, readers, questions]
 
 
+# --- 4. hostile files -------------------------------------------------------------------
+
+GOOD = {
+    "good-1.txt": "Lighthouses\n\nThe lighthouse of Tarn is painted red and white.\n",
+    "good-2.txt": "Harbours\n\nThe harbour of Velia shelters forty fishing boats.\n",
+}
+PROSE = (
+    "The keeper walked along the harbour wall at dawn, counting the boats that had come in "
+    "overnight, and wrote their names in the log before the tide turned. "
+)
+
+
+@dataclass
+class HostileRow:
+    case: str
+    exit_code: int
+    message: str
+    peak_mb: float
+    seconds: float
+    others: str  # the good files indexed (or the good rows evaluated), "2/2"
+
+
+def _measured(command: list[str], env: dict[str, str], out: Path) -> tuple[int, str, str, float]:
+    """Run ``command``; its exit code, stdout, stderr and peak resident memory in MB.
+
+    Measured by GNU time (its wait4's ru_maxrss), not by this process's own wait4: a child
+    started from here inherits this process's high-water mark (the model, the stores read
+    back) on Linux, whereas /usr/bin/time is small when it starts the command."""
+    peak = out / "peak-kib"
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "-o", str(peak), *command],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=3600,
+    )
+    text = done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+    return done.returncode, *text, int(peak.read_text().split()[-1]) / 1024
+
+
+def _zip_bomb(path: Path, inflated: int) -> None:
+    """A real .docx whose word/document.xml is padded with spaces to ``inflated`` bytes
+    (as tests/test_hostile_inputs.py builds it), streamed: never held in memory."""
+    import io
+
+    import docx
+
+    buffer = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("A small visible paragraph.")
+    document.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename != "word/document.xml":
+                out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
+                continue
+            head, tail = data.rsplit(b"</w:body>", 1)
+            info = zipfile.ZipInfo(item.filename)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with out.open(info, "w", force_zip64=True) as member:
+                member.write(head)
+                chunk = b" " * (1024 * 1024)
+                for _ in range(inflated // len(chunk)):
+                    member.write(chunk)
+                member.write(b"</w:body>" + tail)
+
+
+def _write_repeated(path: Path, head: str, unit: str, size: int) -> None:
+    with open(path, "w") as out:
+        written = out.write(head)
+        while written < size:
+            written += out.write(unit)
+
+
+def _hostile_cases(work: Path, line_mb: float, prose_mb: float) -> list[tuple[str, Any]]:
+    """(case, a function that puts the hostile file(s) into a folder and returns their
+    names as the index reports them)."""
+    mb = 1024 * 1024
+
+    def bomb(folder: Path) -> list[str]:
+        _zip_bomb(folder / "bomb.docx", 1024 * mb)
+        return ["bomb.docx"]
+
+    def line(folder: Path) -> list[str]:
+        size = int(line_mb * mb)
+        words = " ".join(f"word{i % 7919}" for i in range(size // 8))[:size]
+        (folder / "line.txt").write_text(f"Line\n\n{words}\n")
+        return ["line.txt"]
+
+    def too_big(folder: Path) -> list[str]:
+        _write_repeated(folder / "big.txt", "Big\n\n", PROSE + "\n\n", 60 * mb)
+        return ["big.txt"]
+
+    def prose(folder: Path) -> list[str]:
+        with open(folder / "prose.txt", "w") as out:
+            written, number = out.write("Prose\n\n"), 0
+            while written < prose_mb * mb:
+                number += 1
+                written += out.write(f"{PROSE * 6}Paragraph {number}.\n\n")
+        return ["prose.txt"]
+
+    def links(folder: Path) -> list[str]:
+        outside = _mkdir(folder.parent / "outside") / "outside.txt"
+        outside.write_text("Outside\n\nA file that is not in the folder.\n")
+        (folder / "loop.txt").symlink_to(folder / "loop.txt")
+        (folder / "out.txt").symlink_to(outside)
+        return ["loop.txt", "out.txt"]
+
+    def cp1252(folder: Path) -> list[str]:
+        text = "Legacy\n\nCafé “quoted” text – with a dash, ½ and ©.\n"
+        (folder / "legacy.txt").write_bytes(text.encode("cp1252"))
+        return ["legacy.txt"]
+
+    def bad_name(folder: Path) -> list[str]:
+        with open(os.path.join(os.fsencode(folder), b"bad\xff.txt"), "wb") as out:
+            out.write(b"Bad name\n\nThe file with the odd name speaks of lighthouses.\n")
+        return ["bad\\xff.txt"]
+
+    def pages(folder: Path) -> list[str]:
+        import pypdf
+
+        writer = pypdf.PdfWriter()
+        for _ in range(5001):
+            writer.add_blank_page(width=72, height=72)
+        with open(folder / "pages.pdf", "wb") as out:
+            writer.write(out)
+        return ["pages.pdf"]
+
+    return [
+        ("1 MB .docx inflating to 1 GiB (zip bomb)", bomb),
+        (f"{line_mb:g} MB line without punctuation (.txt)", line),
+        ("60 MB .txt (limit ASSISTANT_MAX_FILE_MB=50)", too_big),
+        (f"{prose_mb:g} MB of prose (.txt), indexed", prose),
+        ("symbolic links: a loop, one out of the folder", links),
+        ("invalid UTF-8 (cp1252 bytes, .txt)", cp1252),
+        ("file name with a 0xFF byte", bad_name),
+        ("PDF with 5,001 blank pages", pages),
+    ]
+
+
+def _short(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _stored_sources(index_dir: Path, embeddings: Any) -> Counter[str]:
+    from assistant.store import StoreLocation, all_passages, open_store
+
+    try:
+        store = open_store(StoreLocation(index_dir, "articles"), embeddings)
+    except Exception:  # noqa: BLE001 - no collection: nothing was indexed
+        return Counter()
+    return Counter(str(p.metadata.get("source", "")) for p in all_passages(store))
+
+
+def hostile_files(work: Path, embeddings: Any, line_mb: float, prose_mb: float) -> list[HostileRow]:
+    rows = []
+    for number, (case, make) in enumerate(_hostile_cases(work, line_mb, prose_mb)):
+        base = _mkdir(work / f"hostile-{number}")
+        folder = _mkdir(base / "docs")
+        for name, text in GOOD.items():
+            (folder / name).write_text(text)
+        names = make(folder)
+        index_dir = base / "index"
+        command = [sys.executable, "-m", "assistant.cli", "index", str(folder), "--json"]
+        began = time.perf_counter()
+        code, out, err, peak = _measured(command, _env(index_dir), base)
+        seconds = time.perf_counter() - began
+        try:
+            report_ = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            report_ = {"failed": [], "warnings": []}
+        notes = [f"failed: {f['error']}" for f in report_["failed"] if f["source"] in names]
+        notes += [f"{w['source']}: {w['warning']}" for w in report_["warnings"]]
+        stored = _stored_sources(index_dir, embeddings)
+        if not notes:
+            indexed = ", ".join(f"{n} {stored[n]:,} passages" for n in names if stored[n])
+            progress = [p for p in err.replace("\r", "\n").split("passage ")[1:] if "/" in p]
+            shown = (
+                f"; progress shown to passage {progress[-1].split()[0].rstrip(']')}"
+                if progress
+                else ""
+            )
+            notes = [f"indexed: {indexed}{shown}"] if indexed else [_last_line(err)]
+        good = sum(1 for name in GOOD if stored[name])
+        # The file's name, not its path.
+        message = "; ".join(notes).replace(f"{folder}/", "").replace(f"{base}/", "")
+        rows.append(HostileRow(case, code, message, peak, seconds, f"{good}/{len(GOOD)}"))
+        print(f"hostile: {rows[-1]}", file=sys.stderr, flush=True)
+        shutil.rmtree(base, ignore_errors=True)
+    rows.append(_deep_eval(work))
+    print(f"hostile: {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _deep_eval(work: Path) -> HostileRow:
+    """`assistant eval` on a .jsonl with a line nested 100,000 deep between two good rows."""
+    base = _mkdir(work / "hostile-eval")
+    path = base / "deep.jsonl"
+    rows = [
+        '{"question": "What colour is the lighthouse of Tarn?", "answers": ["red"]}',
+        "[" * 100_000,
+        '{"question": "What is Plan T?", "answers": ["Plan T"]}',
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    command = [sys.executable, "-m", "assistant.cli", "eval", str(path), "--format", "jsonl"]
+    command += ["--no-progress"]
+    env = {**_env(base / "index"), "ASSISTANT_CORPUS_DIR": str(ROOT / "corpus")}
+    began = time.perf_counter()
+    code, out, err, peak = _measured(command, env, base)
+    seconds = time.perf_counter() - began
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    done = [json.loads(line).get("line") for line in out.splitlines() if line.startswith("{")]
+    message = warnings[0] if warnings else _last_line(err)
+    others = f"{sum(1 for n in done if n in (1, 3))}/2 rows"
+    return HostileRow(
+        "eval .jsonl: a line nested 100,000 deep", code, message, peak, seconds, others
+    )
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.replace("\r", "\n").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 # --- the report -------------------------------------------------------------------------
 
 
@@ -545,7 +785,11 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def report(
-    kills: list[KillRow], writers: list[WriterRow], fuzzed: list[FuzzRow], facts: dict[str, Any]
+    kills: list[KillRow],
+    writers: list[WriterRow],
+    fuzzed: list[FuzzRow],
+    hostile: list[HostileRow],
+    facts: dict[str, Any],
 ) -> str:
     rows = [
         ["test", "runs", "mid-write", "crashes", "duplicated", "lost", "stale"]
@@ -598,6 +842,26 @@ def report(
     text = [_table(rows)] if len(rows) > 1 else []
     if len(fuzz_rows) > 1:
         text.append(_table(fuzz_rows))
+    hostile_rows = [["hostile file", "exit code", "message", "peak MB", "seconds", "good files"]]
+    hostile_rows += [
+        [
+            h.case,
+            str(h.exit_code),
+            _short(h.message),
+            f"{h.peak_mb:,.0f}",
+            f"{h.seconds:.1f}",
+            h.others,
+        ]
+        for h in hostile
+    ]
+    if len(hostile_rows) > 1:
+        text.append(_table(hostile_rows))
+        peak = max(h.peak_mb for h in hostile)
+        text.append(
+            f"Hostile files: highest peak {peak:,.0f} MB "
+            f"({'within' if peak <= 1024 else 'OVER'} 1 GB); good files indexed in "
+            f"{sum(h.others.startswith('2/2') for h in hostile)} of {len(hostile)} cases."
+        )
     examples = [f"  {f.target}: {e}" for f in fuzzed for e in f.examples]
     if examples:
         text.append("Examples:\n" + "\n".join(examples))
@@ -617,9 +881,13 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=48, help="SQuAD dev articles (max 48)")
     parser.add_argument("--writer-articles", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--line-mb", type=float, default=5.0, help="hostile: the long line")
+    parser.add_argument("--prose-mb", type=float, default=2.0, help="hostile: the prose file")
     parser.add_argument("--seed", type=int, default=0, help="kill moments, edits, fuzzed inputs")
     parser.add_argument("--quick", action="store_true", help="a few minutes: small numbers")
-    parser.add_argument("--skip", action="append", default=[], choices=["kills", "writers", "fuzz"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["kills", "writers", "fuzz", "hostile"]
+    )
     parser.add_argument("--child-index", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--rebuild", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -628,6 +896,7 @@ def main() -> None:
         return
     if args.quick:
         args.kills, args.pairs, args.examples, args.articles = 4, 1, 200, 12
+        args.line_mb, args.prose_mb = 1.0, 0.5
     from assistant.embeddings import SentenceEmbeddings
 
     rng = random.Random(args.seed)
@@ -639,6 +908,7 @@ def main() -> None:
         kills: list[KillRow] = []
         writers: list[WriterRow] = []
         fuzzed: list[FuzzRow] = []
+        hostile: list[HostileRow] = []
         if "kills" not in args.skip and args.kills:
             folder = work / "squad"
             write_articles(folder, args.articles)
@@ -653,8 +923,10 @@ def main() -> None:
             writers = writer_pairs(work, source, embeddings, args.pairs, rng)
         if "fuzz" not in args.skip and args.examples:
             fuzzed = fuzz(work, embeddings, args.examples, args.seed)
+        if "hostile" not in args.skip:
+            hostile = hostile_files(work, embeddings, args.line_mb, args.prose_mb)
         facts["total"] = f"{time.perf_counter() - started:.0f} s"
-    print(report(kills, writers, fuzzed, facts))
+    print(report(kills, writers, fuzzed, hostile, facts))
 
 
 if __name__ == "__main__":
