@@ -27,6 +27,8 @@ from assistant.store import (
     open_store,
 )
 
+pytestmark = pytest.mark.slow  # builds a 33,500-passage index (about a minute)
+
 #: More passages in one document than Chroma reads (or SQLite binds) in one statement.
 BIG = 33_500
 #: Passages written per call while building (Chroma's largest batch is 5,461).
