@@ -114,34 +114,9 @@ def fit_phrases(groups: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.asarray(minimize(loss, w0, jac=True, method="L-BFGS-B").x)
 
 
-# Signals that something the question asks about is absent from, or contradicted by, the
-# passages: they may only raise the refusal probability. Unconstrained, the fit learns the
-# opposite for some (SQuAD 2.0's unanswerable questions were written to overlap their
-# paragraph, so there a word missing from the passages hints at a paraphrased answerable
-# question), which lets near misses of real users through.
-ABSENCE_SIGNALS = frozenset(
-    {
-        "type_absent",
-        "names_missing_passages",
-        "names_missing_sentence",
-        "weight_missing_passages",
-        "weight_missing_sentence",
-        "rarest_missing_sentence",
-        "rarest_missing_passages",
-        "negation_mismatch",
-        "opposite",
-        "missing_beside_match",
-        "weight_missing_passage",
-        "focus_missing",
-        "subject_mismatch",
-        "typed_last_missing",
-    }
-)
-
-
 def fit_refusal(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Weighted logistic regression (the bias, first column, unpenalised); the weights of
-    :data:`ABSENCE_SIGNALS` kept at zero or above."""
+    :data:`assistant.answer.nearmiss.ABSENCE` kept at zero or above."""
     from scipy.optimize import minimize
 
     def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
@@ -154,7 +129,7 @@ def fit_refusal(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
             gradient / weight.sum() + 2 * REFUSAL_L2 * penalty,
         )
 
-    bounds = [(0.0, None) if name in ABSENCE_SIGNALS else (None, None) for name in nearmiss.SIGNALS]
+    bounds = [(0.0, None) if n in nearmiss.ABSENCE else (None, None) for n in nearmiss.SIGNALS]
     return np.asarray(
         minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds).x
     )

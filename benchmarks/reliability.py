@@ -66,6 +66,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from tests.support import docx_padded_to  # noqa: E402  # the tests' zip bomb, at 1 GiB here
+
 SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json.zip"
 SLOW_S = 5.0
 EDIT = " This sentence was added by the reliability benchmark (edit {n})."
@@ -586,34 +588,6 @@ def _measured(command: list[str], env: dict[str, str], out: Path) -> tuple[int, 
     return done.returncode, *text, int(peak.read_text().split()[-1]) / 1024
 
 
-def _zip_bomb(path: Path, inflated: int) -> None:
-    """A real .docx whose word/document.xml is padded with spaces to ``inflated`` bytes
-    (as tests/test_hostile_inputs.py builds it), streamed: never held in memory."""
-    import io
-
-    import docx
-
-    buffer = io.BytesIO()
-    document = docx.Document()
-    document.add_paragraph("A small visible paragraph.")
-    document.save(buffer)
-    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as out:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename != "word/document.xml":
-                out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
-                continue
-            head, tail = data.rsplit(b"</w:body>", 1)
-            info = zipfile.ZipInfo(item.filename)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with out.open(info, "w", force_zip64=True) as member:
-                member.write(head)
-                chunk = b" " * (1024 * 1024)
-                for _ in range(inflated // len(chunk)):
-                    member.write(chunk)
-                member.write(b"</w:body>" + tail)
-
-
 def _write_repeated(path: Path, head: str, unit: str, size: int) -> None:
     with open(path, "w") as out:
         written = out.write(head)
@@ -627,7 +601,7 @@ def _hostile_cases(work: Path, line_mb: float, prose_mb: float) -> list[tuple[st
     mb = 1024 * 1024
 
     def bomb(folder: Path) -> list[str]:
-        _zip_bomb(folder / "bomb.docx", 1024 * mb)
+        docx_padded_to(folder / "bomb.docx", 1024 * mb)
         return ["bomb.docx"]
 
     def line(folder: Path) -> list[str]:

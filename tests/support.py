@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 
@@ -43,3 +45,31 @@ def start_chroma(data: Path) -> tuple[str, subprocess.Popen, object]:
                 raise RuntimeError(f"chroma run did not start: {log_text}") from exc
             time.sleep(0.2)
     return url, server, log
+
+
+def docx_padded_to(path: Path, size: int) -> Path:
+    """A real .docx whose word/document.xml is padded with spaces to ``size`` bytes: valid
+    XML that deflates about 1,000:1, so a large ``size`` is a zip bomb. Streamed: the
+    padding is never held in memory (the reliability benchmark builds 1 GiB)."""
+    import docx
+
+    buffer = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("A small visible paragraph.")
+    document.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename != "word/document.xml":
+                out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
+                continue
+            head, tail = data.rsplit(b"</w:body>", 1)
+            info = zipfile.ZipInfo(item.filename)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with out.open(info, "w", force_zip64=True) as member:
+                member.write(head)
+                chunk = b" " * (1024 * 1024)
+                for _ in range(size // len(chunk)):
+                    member.write(chunk)
+                member.write(b"</w:body>" + tail)
+    return path

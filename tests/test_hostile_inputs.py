@@ -3,10 +3,8 @@ with a message, while everything around it is still indexed or evaluated."""
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from assistant.text import split_sentences
 from assistant.uploads import add_uploads, uploads_folder
 
 from .conftest import CORPUS
+from .support import docx_padded_to
 
 # --- long lines --------------------------------------------------------------------------
 
@@ -78,34 +77,6 @@ def test_a_large_file_shows_progress_within_it(tmp_path, embeddings, capsys):
     assert "long.txt: passage 300/300" in shown
 
 
-def _docx_with_document_xml(path: Path, size: int) -> Path:
-    """A real .docx whose word/document.xml is padded with spaces to ``size`` bytes: valid
-    XML that deflates about 1,000:1."""
-    import docx
-
-    buffer = io.BytesIO()
-    document = docx.Document()
-    document.add_paragraph("A small visible paragraph.")
-    document.save(buffer)
-    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as out:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename != "word/document.xml":
-                out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
-                continue
-            head, tail = data.rsplit(b"</w:body>", 1)
-            info = zipfile.ZipInfo(item.filename)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            # Streamed: the padding is never held in memory.
-            with out.open(info, "w", force_zip64=True) as member:
-                member.write(head)
-                chunk = b" " * (1024 * 1024)
-                for _ in range(size // len(chunk)):
-                    member.write(chunk)
-                member.write(b"</w:body>" + tail)
-    return path
-
-
 @pytest.mark.parametrize(
     ("inflated_mb", "message"),
     [
@@ -114,14 +85,14 @@ def _docx_with_document_xml(path: Path, size: int) -> Path:
     ],
 )
 def test_a_docx_zip_bomb_is_refused_before_it_is_inflated(tmp_path, inflated_mb, message):
-    path = _docx_with_document_xml(tmp_path / "bomb.docx", inflated_mb * 1024 * 1024)
+    path = docx_padded_to(tmp_path / "bomb.docx", inflated_mb * 1024 * 1024)
     assert path.stat().st_size < inflated_mb * 1024 * 1024 / 100
     with pytest.raises(IngestError, match=message + r".*refusing a possible zip bomb"):
         load_document(path)
 
 
 def test_an_ordinary_docx_still_loads(tmp_path):
-    path = _docx_with_document_xml(tmp_path / "fine.docx", 2 * 1024 * 1024)
+    path = docx_padded_to(tmp_path / "fine.docx", 2 * 1024 * 1024)
     assert "A small visible paragraph." in load_document(path).pages[0].text
 
 

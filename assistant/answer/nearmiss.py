@@ -48,6 +48,23 @@ SIGNALS = (
     "typed_last_missing",
 )
 
+#: The signals that something the question asks about is absent from, or contradicted by,
+#: the passages: their fitted weights may only raise the refusal probability
+#: (``benchmarks/answer_tuning.py`` bounds them at zero). Unconstrained, SQuAD 2.0 — whose
+#: unanswerable questions were written to overlap their paragraph — teaches the opposite for
+#: some (a word missing from the passages hinting at a paraphrased answerable question), which
+#: lets the near misses of real users through.
+ABSENCE = frozenset(SIGNALS) - {
+    "bias",
+    "sentence_score",
+    "phrase_score",
+    "typed_question",
+    "log_terms",
+    "phrase_margin",
+    "phrase_distance",
+    "phrase_tree_distance",
+}
+
 
 def signals(
     question: Question,
