@@ -212,12 +212,22 @@ class Candidates:
         return fuse(self.features, weights) + sentence_weight * bonus
 
     def ranked(self, k: int, weights: dict[str, float] | None = None) -> list[Ranked]:
-        """The ``k`` best by fused score (ties: dense order, then BM25 order)."""
+        """The ``k`` best by fused score (ties: dense order, then BM25 order), each text
+        once: a passage whose text (whitespace aside) a better one already has is left out,
+        so that an answer never cites the same words twice (a page indexed both as HTML and
+        as its source, the same file in two folders)."""
         fused = self.fused(weights)
-        return [
-            Ranked(self.passages[i], float(fused[i]), self.dense[i], self.bm25[i])
-            for i in self.leading(k, weights)
-        ]
+        seen: set[str] = set()
+        ranked: list[Ranked] = []
+        for i in self.leading(len(self.passages), weights):
+            text = " ".join(self.passages[i].page_content.split())
+            if text in seen:
+                continue
+            seen.add(text)
+            ranked.append(Ranked(self.passages[i], float(fused[i]), self.dense[i], self.bm25[i]))
+            if len(ranked) == k:
+                break
+        return ranked
 
     def leading(self, n: int, weights: dict[str, float] | None = None) -> np.ndarray:
         """The indices of the ``n`` best candidates by :meth:`fused`, best first."""

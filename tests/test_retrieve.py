@@ -196,3 +196,27 @@ def test_tokens_of_sentences_are_the_passage_tokens(handmade):
     for i, passage in enumerate(loaded.passages):
         ids = loaded.terms.tokens[loaded.terms.offsets[i] : loaded.terms.offsets[i + 1]]
         assert [loaded.vocabulary[t] for t in tokenize(passage.page_content)] == ids.tolist()
+
+
+def test_the_same_text_indexed_twice_is_retrieved_and_cited_once(
+    settings_factory, embeddings, tmp_path
+):
+    # A documentation page indexed as HTML and as its text source, or a file copied into
+    # two folders: the same words twice in the index, never twice in one answer.
+    folder = tmp_path / "docs"
+    (folder / "copy").mkdir(parents=True)
+    page = "Kettles\n\nA zorblat is a copper kettle used at the winter fair in Oslo.\n"
+    (folder / "zorblat.txt").write_text(page)
+    (folder / "copy" / "zorblat.txt").write_text(page)
+    (folder / "fair.txt").write_text("The fair\n\nThe winter fair in Oslo sells kettles.\n")
+    settings = settings_factory(corpus_dir=folder)
+    assistant = open_assistant(settings, embeddings=embeddings, build_if_missing=True)
+    assert len(assistant.keywords) == 3  # both copies are in the index
+
+    retrieved = assistant.retriever.invoke("What is a zorblat?", k=3)
+    texts = [p.page_content for p in retrieved]
+    assert len(texts) == len(set(texts)) == 2
+    answer = assistant.ask("What is a zorblat?", k=3)
+    assert not answer.refused
+    cited = [c.text for c in answer.citations]
+    assert len(cited) == len(set(cited))
