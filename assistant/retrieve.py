@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 (bm25s) candidates, scored again and fused.
+"""Hybrid retrieval: dense (Chroma) and BM25 (:mod:`assistant.keywords`), scored again, fused.
 
 Dense search finds paraphrases; BM25 finds rare names and numbers the small embedding model
 blurs. Both rankers' candidates are pooled and scored on features of where the question's
@@ -11,8 +11,6 @@ put the right paragraph first for fewer questions than BM25 alone.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from pydantic import ConfigDict, Field
 
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import IndexMissingError
+from assistant.keywords import KeywordIndex, top
 from assistant.rerank import (
     DENSE_SCORED,
     SENTENCE_DEPTH,
@@ -37,148 +36,13 @@ from assistant.rerank import (
     HasVectors,
     QueryTerms,
     SentenceVectors,
-    TermIndex,
     candidate_features,
     fuse,
 )
-from assistant.store import (
-    StoreLocation,
-    StoreVersion,
-    all_passages,
-    dense_search,
-    store_version,
-)
-from assistant.text import split_sentences, tokenize
+from assistant.store import dense_search
+from assistant.text import tokenize
 
-_EMPTY = "\x00empty"  # BM25's one term for a passage without any
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    """Everything one load of the collection built; swapped whole, so readers never see a
-    half-refreshed index."""
-
-    passages: list[Document]
-    position: dict[str, int]
-    document_frequency: dict[str, int]
-    vocabulary: dict[str, int]
-    bm25: Any
-    terms: TermIndex
-    version: StoreVersion | None
-
-
-class KeywordIndex:
-    """BM25 over every passage of a Chroma collection, rebuilt whenever the collection changes.
-
-    Every write to the collection gives it a new version (:func:`~assistant.store.mark_written`);
-    a query first asks the store for the version (one small request, also to a Chroma
-    server: the writer may be another process or another machine) and reloads when it moved,
-    so BM25 never returns a removed passage or misses a new one. A collection rebuilt under
-    the same name (``assistant index --rebuild``) is followed: the store switches to it. Each
-    passage's terms are also kept in order, sentence by sentence
-    (:class:`~assistant.rerank.TermIndex`), for the second-stage features.
-    """
-
-    def __init__(self, store: VectorStore, location: StoreLocation | None = None) -> None:
-        self.store = store
-        self.location = location  # names the store in error messages
-        self._lock = threading.Lock()
-        self.loaded = _load([], [], None)
-        self.passages: list[Document] = []
-        self.position: dict[str, int] = {}  # passage id -> position in passages
-        self.document_frequency: dict[str, int] = {}  # term -> passages that have it
-        self.refresh()
-
-    def ensure_current(self) -> None:
-        """Reload if the collection changed (or was rebuilt) since the last load (a store
-        other than Chroma is never seen to change: call :meth:`refresh`)."""
-        version = store_version(self.store, self.location)
-        if version is not None and version != self.loaded.version:
-            self.refresh(version)
-
-    def refresh(self, version: StoreVersion | None = None) -> None:
-        """Reload the passages from the store and rebuild BM25 over them.
-
-        The version is read before the passages: a write in between makes the next
-        :meth:`ensure_current` load again, never miss it.
-        """
-        if version is None:
-            version = store_version(self.store, self.location)
-        try:
-            passages = all_passages(self.store)
-        except IndexMissingError:
-            # Deleted between the two reads (a rebuild starting): follow it, or say so.
-            version = store_version(self.store, self.location)
-            passages = all_passages(self.store)
-        sentence_terms = [
-            [tokenize(s.text) for s in split_sentences(p.page_content)] for p in passages
-        ]
-        loaded = _load(passages, sentence_terms, version)
-        with self._lock:
-            self.loaded = loaded
-            self.passages = loaded.passages
-            self.position = loaded.position
-            self.document_frequency = loaded.document_frequency
-
-    def __len__(self) -> int:
-        return len(self.loaded.passages)
-
-    def scores(self, terms: Sequence[str], loaded: _Loaded | None = None) -> np.ndarray:
-        """The BM25 score of every passage for a question's ``terms`` (zeros if none match)."""
-        loaded = self.loaded if loaded is None else loaded
-        ids = [loaded.vocabulary[t] for t in terms if t in loaded.vocabulary]
-        if loaded.bm25 is None or not ids:
-            return np.zeros(len(loaded.passages))
-        return np.asarray(loaded.bm25.get_scores_from_ids(ids), dtype=np.float64)
-
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Rank passages for ``query``: (position, BM25 score), best first, scores > 0 only."""
-        return [(int(i), float(s)) for i, s in _top(self.scores(tokenize(query)), k)]
-
-
-def _load(
-    passages: list[Document], sentence_terms: list[list[list[str]]], version: StoreVersion | None
-) -> _Loaded:
-    import bm25s
-
-    # bm25s sets its logger to DEBUG on import and logs every build; stderr is for progress.
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    vocabulary: dict[str, int] = {}
-    sentence_ids = [
-        [[vocabulary.setdefault(t, len(vocabulary)) for t in terms] for terms in sentences]
-        for sentences in sentence_terms
-    ]
-    corpus = [[t for terms in sentences for t in terms] for sentences in sentence_ids]
-    if any(not ids for ids in corpus):
-        empty = vocabulary.setdefault(_EMPTY, len(vocabulary))
-        corpus = [ids or [empty] for ids in corpus]
-    frequency = np.zeros(len(vocabulary), dtype=np.int64)
-    for ids in corpus:
-        frequency[np.unique(ids)] += 1
-    bm25 = None
-    if passages:
-        bm25 = bm25s.BM25()
-        bm25.index(bm25s.tokenization.Tokenized(corpus, vocabulary), show_progress=False)
-    names = list(vocabulary)
-    return _Loaded(
-        passages=passages,
-        position={p.id: i for i, p in enumerate(passages) if p.id},
-        document_frequency={names[i]: int(f) for i, f in enumerate(frequency)},
-        vocabulary=vocabulary,
-        bm25=bm25,
-        terms=TermIndex.build(sentence_ids, frequency),
-        version=version,
-    )
-
-
-def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The ``k`` best (position, score) with a score above 0, best first."""
-    k = min(k, len(scores))
-    if k < 1:
-        return []
-    top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+__all__ = ["Candidates", "HybridRetriever", "KeywordIndex", "Ranked"]
 
 
 @dataclass(frozen=True)
@@ -369,8 +233,13 @@ class HybridRetriever(BaseRetriever):
         bm25 = keywords.scores(terms, loaded)
         scored = {loaded.position[i]: s for i, s in dense if i in loaded.position}
         pooled = list(scored)[:depth]
-        by_bm25 = dict(_top(bm25, depth))
-        positions = np.asarray(list(dict.fromkeys([*pooled, *by_bm25])), dtype=np.int64)
+        by_bm25 = dict(top(bm25, depth))
+        unique = list(dict.fromkeys([*pooled, *by_bm25]))
+        # Texts and metadata of the candidates only; one deleted since the version check
+        # (a write in between) is left out.
+        documents = keywords.documents(unique, loaded)
+        kept = [(p, d) for p, d in zip(unique, documents, strict=True) if d is not None]
+        positions = np.asarray([p for p, _ in kept], dtype=np.int64)
         # A passage dense search did not score has a cosine at most its last one: use that.
         floor = min(scored.values(), default=0.0)
         features = candidate_features(
@@ -382,7 +251,7 @@ class HybridRetriever(BaseRetriever):
         )
         in_dense = set(pooled)
         return Candidates(
-            passages=[loaded.passages[p] for p in positions],
+            passages=[d for _, d in kept if d is not None],
             dense=[scored[int(p)] if p in in_dense else None for p in positions],
             bm25=[by_bm25.get(int(p)) for p in positions],
             features=features,

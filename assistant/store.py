@@ -13,6 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +61,11 @@ class StoreLocation:
     @property
     def manifest_path(self) -> Path:
         return self.index_dir / _MANIFEST
+
+    @property
+    def keywords_dir(self) -> Path:
+        """The saved keyword index (:mod:`assistant.keywords`): a cache, also for a server."""
+        return self.index_dir / "keywords"
 
     @property
     def records_path(self) -> Path:
@@ -126,7 +132,7 @@ def all_passages(store: VectorStore) -> list[Document]:
     chroma = _chroma(store)
     docs: list[Document] = []
     seen: set[str] = set()
-    try:
+    with _reading(chroma):
         for page in _pages(chroma, include=["documents", "metadatas"]):
             for doc_id, text, meta in zip(
                 page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
@@ -134,7 +140,46 @@ def all_passages(store: VectorStore) -> list[Document]:
                 if doc_id not in seen:
                     seen.add(doc_id)
                     docs.append(Document(page_content=text, metadata=dict(meta or {}), id=doc_id))
-    except Exception as exc:  # noqa: BLE001
+    docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start", 0)))
+    return docs
+
+
+def passage_ids(store: VectorStore) -> list[str]:
+    """The id of every passage (nothing else is read), each once.
+
+    Raises:
+        IndexMissingError: the collection was deleted (another process rebuilding it).
+    """
+    chroma = _chroma(store)
+    with _reading(chroma):
+        ids = [doc_id for page in _pages(chroma, include=[]) for doc_id in page["ids"]]
+    return list(dict.fromkeys(ids))
+
+
+def documents_by_id(store: VectorStore, ids: Sequence[str]) -> dict[str, Document]:
+    """The passages with these ids (those that still exist), text and metadata.
+
+    Raises:
+        IndexMissingError: the collection was deleted (another process rebuilding it).
+    """
+    chroma = _chroma(store)
+    found: dict[str, Document] = {}
+    with _reading(chroma):
+        for chunk in _chunks(list(ids)):
+            page = chroma._collection.get(ids=list(chunk), include=["documents", "metadatas"])
+            for doc_id, text, meta in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+            ):
+                found[doc_id] = Document(page_content=text, metadata=dict(meta or {}), id=doc_id)
+    return found
+
+
+@contextmanager
+def _reading(chroma: Chroma) -> Iterator[None]:
+    """Say what went wrong reading the collection: deleted, unreachable, or unreadable."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - chromadb raises many types
         if _gone(exc):
             raise _gone_error(chroma) from exc
         if _looks_unreachable(exc):
@@ -145,8 +190,6 @@ def all_passages(store: VectorStore) -> list[Document]:
         raise IndexCorruptError(
             f"The index cannot be read ({exc}); rebuild it with `assistant index --rebuild`."
         ) from exc
-    docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start", 0)))
-    return docs
 
 
 def _pages(chroma: Chroma, *, include: list[str], where: Any = None) -> Iterator[Any]:

@@ -193,7 +193,7 @@ def test_bm25_follows_the_store_after_reindexing(settings_factory, embeddings, c
 def test_tokens_of_sentences_are_the_passage_tokens(handmade):
     # The term index splits passages into sentences; BM25 sees the same terms in order.
     loaded = handmade.keywords.loaded
-    for i, passage in enumerate(loaded.passages):
+    for i, passage in enumerate(handmade.keywords.passages):
         ids = loaded.terms.tokens[loaded.terms.offsets[i] : loaded.terms.offsets[i + 1]]
         assert [loaded.vocabulary[t] for t in tokenize(passage.page_content)] == ids.tolist()
 

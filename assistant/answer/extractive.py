@@ -17,7 +17,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,7 +47,8 @@ from assistant.text import Span, split_sentences, tokenize
 class TermStatistics(Protocol):
     """In how many of ``len(self)`` passages each term occurs."""
 
-    document_frequency: dict[str, int]
+    @property
+    def document_frequency(self) -> Mapping[str, int]: ...
 
     def __len__(self) -> int: ...
 
@@ -311,9 +312,7 @@ class ExtractiveAnswerer:
             # By the passage model (int8 where passages are: 2-2.5x faster than fp32 on
             # these CPUs, one sentence per run so a vector never depends on its batch), as
             # when the weights and the refusal threshold were fitted (answer_tuning.py).
-            vectors = self.embeddings.embed_passages(
-                [s.text for text in todo for s in spans[text]]
-            )
+            vectors = self.embeddings.embed_passages([s.text for text in todo for s in spans[text]])
             begin = 0
             for text in todo:
                 end = begin + len(spans[text])

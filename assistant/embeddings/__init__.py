@@ -15,9 +15,9 @@ With the ``onnx`` backend and precision ``int8`` (what ``auto`` means there), *p
 indexed* (:meth:`SentenceEmbeddings.embed_documents`) go through an int8-quantized copy of the
 model (built once by :func:`assistant.embeddings.export.ensure_int8`), one passage per run, spread
 over all cores; so are the answerer's sentences (2.0-2.5x faster than fp32 here), as when its
-weights and refusal threshold were fitted. Questions stay fp32. The int8 passage vectors have cosine >= 0.989
-with fp32 (mean 0.996 on SQuAD paragraphs) and SQuAD retrieval hit@5 stays within 0.3 points
-(``benchmarks/index_throughput.py``).
+weights and refusal threshold were fitted. Questions stay fp32. The int8 passage vectors have
+cosine >= 0.989 with fp32 (mean 0.996 on SQuAD paragraphs) and SQuAD retrieval hit@5 stays
+within 0.3 points (``benchmarks/index_throughput.py``).
 So int8 and fp32 passage vectors of the same model may share a collection (an index built in
 fp32 and extended in int8, or the setting changed); only *different models'* vectors are kept
 apart (see :mod:`assistant.store`), and ``assistant index --rebuild`` makes them uniform.

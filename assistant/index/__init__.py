@@ -44,6 +44,7 @@ from assistant.index.records import (
 )
 from assistant.index.upgrade import upgrade_layout
 from assistant.ingest.passages import SourceFile, load_passages, printable, walk
+from assistant.keywords import KeywordIndex
 from assistant.store import (
     PAGE_SIZE,
     StoreLocation,
@@ -189,6 +190,9 @@ def _writing(
         store = open_store(location, embeddings, create=True)
         upgrade_layout(location, embeddings, store)
         yield store
+        # Bring the saved keyword index up to date with what was written, so that the next
+        # process to open the index loads it instead of reading and tokenising passages.
+        KeywordIndex(store, location)
 
 
 def _index_documents(
@@ -323,7 +327,7 @@ def remove_index(location: StoreLocation, embeddings: SentenceEmbeddings) -> Non
     store too damaged to open is deleted as a folder.
     """
     with write_lock(location):
-        targets = [location.records_path, location.manifest_path]
+        targets = [location.records_path, location.manifest_path, location.keywords_dir]
         try:
             delete_collection(location, embeddings)
         except (IndexCorruptError, StoreIncompatibleError):

@@ -1,0 +1,442 @@
+"""BM25 over a Chroma collection, saved beside the store and kept in step with it.
+
+The keyword index holds, per passage, only its id and its terms (term ids, sentence by
+sentence); texts and metadata stay in Chroma and are read for the few passages a question
+retrieves (:meth:`KeywordIndex.documents`, with a cache). BM25 is a sparse term x passage
+matrix of precomputed scores (Lucene's BM25 with k1 = 1.5, b = 0.75: bm25s's defaults, on
+whose scores the rerank weights were fitted), built with numpy from the terms.
+
+In step with the store: every write to the collection gives it a new version
+(:func:`~assistant.store.mark_written`). Before each question the version is read (one small
+request, also to a Chroma server); when it moved, the index is brought up to date:
+
+* **incrementally**: the store's ids are listed (nothing else is read), the passages that
+  are gone are dropped, and only the new ones are read and tokenised (a passage's id is a
+  hash of its text, so a known id has the terms it had);
+* or, for a collection it has never seen (a first open, a ``--rebuild``), from every passage.
+
+The result is saved as ``<index_dir>/keywords/<collection id>.npz`` with the version it
+matches, so the next process to open an unchanged index loads it instead of reading and
+tokenising every passage (a local cache: with a Chroma server, each machine keeps its own).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.vectorstores import VectorStore
+
+from assistant.errors import IndexMissingError
+from assistant.rerank import TermIndex, inverse_document_frequency
+from assistant.store import (
+    StoreLocation,
+    StoreVersion,
+    all_passages,
+    documents_by_id,
+    passage_ids,
+    store_version,
+)
+from assistant.text import split_sentences, tokenize
+
+log = logging.getLogger(__name__)
+
+#: BM25's parameters (bm25s's defaults, "lucene" variant).
+K1, B = 1.5, 0.75
+#: Passages' texts and metadata kept in memory after being read for a question.
+DOCUMENT_CACHE = 20_000
+_SNAPSHOT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Terms:
+    """One state of the keyword index: swapped whole, so readers never see a half-update.
+
+    Passage ``i`` has id ``ids[i]``; its term ids are ``terms.tokens[terms.offsets[i]:
+    terms.offsets[i + 1]]``. ``bm25`` holds the BM25 score of term ``t`` in passage ``d``
+    at row ``t``, column ``d`` (CSR: ``indptr``, ``indices`` = passages, ``data`` = scores).
+    """
+
+    ids: list[str]
+    position: dict[str, int]
+    vocabulary: dict[str, int]
+    frequency: np.ndarray  # term id -> passages that have it
+    terms: TermIndex
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    version: StoreVersion | None
+
+    @classmethod
+    def build(
+        cls,
+        ids: list[str],
+        vocabulary: dict[str, int],
+        tokens: np.ndarray,
+        sentences: np.ndarray,
+        offsets: np.ndarray,
+        version: StoreVersion | None,
+    ) -> Terms:
+        """From each passage's term ids (``tokens`` cut at ``offsets``) and each term's
+        sentence number: frequencies, IDF and the BM25 matrix, all with numpy."""
+        n, size = len(ids), max(len(vocabulary), 1)
+        lengths = np.diff(offsets)
+        passage_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        pairs, tf = np.unique(tokens.astype(np.int64) * n + passage_of, return_counts=True)
+        term, passage = pairs // max(n, 1), pairs % max(n, 1)
+        frequency = np.bincount(term, minlength=size).astype(np.int64)
+        # As bm25s: a passage without terms counts as one (placeholder) term long.
+        length = np.maximum(lengths, 1).astype(np.float32)
+        average = float(length.mean()) if n else 1.0
+        idf = np.log1p((n - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
+        tf32 = tf.astype(np.float32)
+        tfc = tf32 / (K1 * ((1 - B) + B * length[passage] / average) + tf32)
+        indptr = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term, minlength=size), out=indptr[1:])
+        return cls(
+            ids=ids,
+            position={doc_id: i for i, doc_id in enumerate(ids)},
+            vocabulary=vocabulary,
+            frequency=frequency,
+            terms=TermIndex(
+                tokens=tokens.astype(np.int32),
+                sentences=sentences.astype(np.int32),
+                offsets=offsets.astype(np.int64),
+                idf=inverse_document_frequency(frequency, n),
+                passages=n,
+            ),
+            indptr=indptr,
+            indices=passage.astype(np.int32),  # pairs are sorted by term, then passage
+            data=(idf[term] * tfc).astype(np.float32),
+            version=version,
+        )
+
+    def scores(self, term_ids: Sequence[int]) -> np.ndarray:
+        """The BM25 score of every passage: the sum over ``term_ids`` (repeats count)."""
+        n = len(self.ids)
+        if not len(term_ids) or not n:
+            return np.zeros(n)
+        ids = np.asarray(term_ids, dtype=np.int64)
+        starts, ends = self.indptr[ids], self.indptr[ids + 1]
+        rows = [np.arange(s, e) for s, e in zip(starts, ends, strict=True)]
+        at = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        return np.bincount(self.indices[at], weights=self.data[at], minlength=n)
+
+
+def tokenized(
+    texts: Sequence[str], vocabulary: dict[str, int], first_sentence: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Term ids (``vocabulary`` grows with new terms), sentence numbers from
+    ``first_sentence`` on, and lengths, of each text's sentences' terms in order."""
+    tokens: list[int] = []
+    sentences: list[int] = []
+    lengths: list[int] = []
+    sentence = first_sentence
+    for text in texts:
+        before = len(tokens)
+        for span in split_sentences(text):
+            ids = [vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(span.text)]
+            tokens.extend(ids)
+            sentences.extend([sentence] * len(ids))
+            sentence += 1
+        lengths.append(len(tokens) - before)
+    return (
+        np.asarray(tokens, dtype=np.int32),
+        np.asarray(sentences, dtype=np.int32),
+        np.asarray(lengths, dtype=np.int64),
+    )
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def from_passages(passages: Sequence[Document], version: StoreVersion | None) -> Terms:
+    """The keyword index of ``passages`` (in this order)."""
+    vocabulary: dict[str, int] = {}
+    tokens, sentences, lengths = tokenized([p.page_content for p in passages], vocabulary)
+    return Terms.build(
+        [str(p.id) for p in passages], vocabulary, tokens, sentences, _offsets(lengths), version
+    )
+
+
+def updated(
+    old: Terms, ids: Sequence[str], new: Mapping[str, Document], version: StoreVersion | None
+) -> Terms:
+    """``old`` without the passages not in ``ids`` and with the ``new`` ones (by id) after
+    them; the kept passages' terms are reused, not recomputed."""
+    current = set(ids)
+    keep = np.fromiter((i in current for i in old.ids), dtype=bool, count=len(old.ids))
+    lengths = np.diff(old.terms.offsets)
+    kept_tokens = np.repeat(keep, lengths)
+    tokens = old.terms.tokens[kept_tokens]
+    # Renumber the kept sentences 0, 1, ... in order (a sentence id names one sentence).
+    _, sentences = np.unique(old.terms.sentences[kept_tokens], return_inverse=True)
+    vocabulary = dict(old.vocabulary)
+    added = [doc_id for doc_id in ids if doc_id not in old.position and doc_id in new]
+    new_tokens, new_sentences, new_lengths = tokenized(
+        [new[i].page_content for i in added],
+        vocabulary,
+        first_sentence=int(sentences.max(initial=-1)) + 1,
+    )
+    return Terms.build(
+        [i for i, k in zip(old.ids, keep, strict=True) if k] + added,
+        vocabulary,
+        np.concatenate([tokens, new_tokens]),
+        np.concatenate([sentences.astype(np.int32), new_sentences]),
+        _offsets(np.concatenate([lengths[keep], new_lengths])),
+        version,
+    )
+
+
+class _Frequencies(Mapping[str, int]):
+    """In how many passages a term occurs, by term (what the answerer weighs words by)."""
+
+    def __init__(self, terms: Terms) -> None:
+        self._terms = terms
+
+    def __getitem__(self, term: str) -> int:
+        return int(self._terms.frequency[self._terms.vocabulary[term]])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._terms.vocabulary)
+
+    def __len__(self) -> int:
+        return len(self._terms.vocabulary)
+
+
+class KeywordIndex:
+    """BM25 over every passage of a Chroma collection, in step with it (see the module).
+
+    A collection rebuilt under the same name (``assistant index --rebuild``) is followed:
+    the store switches to it (:func:`~assistant.store.store_version`). Each passage's terms
+    are also kept in order, sentence by sentence (:class:`~assistant.rerank.TermIndex`),
+    for the second-stage features.
+    """
+
+    def __init__(self, store: VectorStore, location: StoreLocation | None = None) -> None:
+        self.store = store
+        self.location = location  # where the saved index goes; names the store in errors
+        self._lock = threading.Lock()
+        self._documents: OrderedDict[str, Document] = OrderedDict()
+        self.loaded = Terms.build([], {}, *_empty_arrays(), None)
+        self.refresh()
+
+    # --- reading -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.loaded.ids)
+
+    @property
+    def position(self) -> dict[str, int]:
+        """Passage id -> its position (the index of its scores)."""
+        return self.loaded.position
+
+    @property
+    def document_frequency(self) -> Mapping[str, int]:
+        return _Frequencies(self.loaded)
+
+    @property
+    def passages(self) -> list[Document]:
+        """Every passage, in position order (reads them all: for small indexes and tests)."""
+        loaded = self.loaded
+        found = self.documents(range(len(loaded.ids)), loaded)
+        return [d for d in found if d is not None]
+
+    def documents(
+        self, positions: Sequence[int] | range, loaded: Terms | None = None
+    ) -> list[Document | None]:
+        """The passages at ``positions`` (text and metadata, read from the store unless read
+        lately); ``None`` for one deleted since ``loaded`` was current."""
+        loaded = self.loaded if loaded is None else loaded
+        ids = [loaded.ids[int(p)] for p in positions]
+        with self._lock:
+            known = {i: self._documents[i] for i in ids if i in self._documents}
+        missing = [i for i in dict.fromkeys(ids) if i not in known]
+        if missing:
+            read = documents_by_id(self.store, missing)
+            known.update(read)
+            with self._lock:
+                self._documents.update(read)
+                while len(self._documents) > DOCUMENT_CACHE:
+                    self._documents.popitem(last=False)
+        return [known.get(i) for i in ids]
+
+    def scores(self, terms: Sequence[str], loaded: Terms | None = None) -> np.ndarray:
+        """The BM25 score of every passage for a question's ``terms`` (zeros if none match)."""
+        loaded = self.loaded if loaded is None else loaded
+        return loaded.scores([loaded.vocabulary[t] for t in terms if t in loaded.vocabulary])
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Rank passages for ``query``: (position, BM25 score), best first, scores > 0 only."""
+        return [(int(i), float(s)) for i, s in top(self.scores(tokenize(query)), k)]
+
+    # --- keeping in step -----------------------------------------------------------------
+
+    def ensure_current(self) -> None:
+        """Catch up if the collection changed (or was rebuilt) since the last look (a store
+        other than Chroma is never seen to change: call :meth:`refresh`)."""
+        version = store_version(self.store, self.location)
+        if version is not None and version != self.loaded.version:
+            self.refresh(version)
+
+    def refresh(self, version: StoreVersion | None = None) -> None:
+        """Bring the index up to date with the store: from the saved index, incrementally
+        from the one in memory, or from every passage.
+
+        The version is read before the passages: a write in between makes the next
+        :meth:`ensure_current` look again, never miss it.
+        """
+        if version is None:
+            version = store_version(self.store, self.location)
+        try:
+            loaded = self._current(version)
+        except IndexMissingError:
+            # Deleted between the two reads (a rebuild starting): follow it, or say so.
+            version = store_version(self.store, self.location)
+            loaded = self._current(version)
+        with self._lock:
+            self.loaded = loaded
+            # Texts and metadata read for an earlier version may have moved (paragraph
+            # numbers, offsets) or gone: read them again.
+            self._documents.clear()
+
+    def _current(self, version: StoreVersion | None) -> Terms:
+        if version is None:  # not Chroma: nothing to compare or save
+            return from_passages(all_passages(self.store), None)
+        old = self.loaded
+        if old.version is None or old.version.collection_id != version.collection_id:
+            saved = self._saved(version)
+            if saved is not None and saved.version == version:
+                return saved
+            old = saved if saved is not None else old
+        if old.version is not None and old.version.collection_id == version.collection_id:
+            ids = passage_ids(self.store)
+            if len(ids) == len(old.ids) and set(ids) == old.position.keys():
+                loaded = replace(old, version=version)  # only metadata changed
+                self._save(loaded)
+                return loaded
+            new = documents_by_id(self.store, [i for i in ids if i not in old.position])
+            loaded = updated(old, ids, new, version)
+        else:
+            passages = all_passages(self.store)
+            loaded = from_passages(passages, version)
+        self._save(loaded)
+        return loaded
+
+    # --- the saved index -----------------------------------------------------------------
+
+    def _path(self, collection_id: str) -> Path | None:
+        if self.location is None:
+            return None
+        return self.location.keywords_dir / f"{collection_id}.npz"
+
+    def _saved(self, version: StoreVersion) -> Terms | None:
+        path = self._path(version.collection_id)
+        if path is None or not path.exists():
+            return None
+        try:
+            return _read(path)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, not fatal
+            log.warning("ignoring the saved keyword index %s: %s", path, exc)
+            return None
+
+    def _save(self, loaded: Terms) -> None:
+        if loaded.version is None:
+            return
+        path = self._path(loaded.version.collection_id)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for stale in path.parent.glob("*.npz"):
+                if stale != path:  # an earlier collection's (before a rebuild)
+                    stale.unlink(missing_ok=True)
+            _write(path, loaded)
+        except OSError as exc:  # a read-only index folder: keep working from memory
+            log.info("cannot save the keyword index to %s: %s", path, exc)
+
+
+def top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best (position, score) with a score above 0, best first."""
+    k = min(k, len(scores))
+    if k < 1:
+        return []
+    best = np.argpartition(-scores, k - 1)[:k]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return [(int(i), float(scores[i])) for i in best if scores[i] > 0]
+
+
+def _empty_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64)
+
+
+def _joined(items: Sequence[str]) -> np.ndarray:
+    # Ids and terms never hold a newline (hex digests; tokenize keeps word characters).
+    return np.frombuffer("\n".join(items).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+
+
+def _split(raw: np.ndarray) -> list[str]:
+    text = raw.tobytes().decode("utf-8", "surrogatepass")
+    return text.split("\n") if text else []
+
+
+def _write(path: Path, loaded: Terms) -> None:
+    """Save ``loaded`` atomically (a reader in another process sees the old or the new)."""
+    assert loaded.version is not None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as out:
+        np.savez(
+            out,
+            format=np.asarray([_SNAPSHOT_FORMAT]),
+            version=_joined([loaded.version.collection_id, loaded.version.written]),
+            ids=_joined(loaded.ids),
+            vocabulary=_joined(list(loaded.vocabulary)),
+            frequency=loaded.frequency,
+            tokens=loaded.terms.tokens,
+            sentences=loaded.terms.sentences,
+            offsets=loaded.terms.offsets,
+            indptr=loaded.indptr,
+            indices=loaded.indices,
+            data=loaded.data,
+        )
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> Terms:
+    with np.load(path, allow_pickle=False) as saved:
+        if int(saved["format"][0]) != _SNAPSHOT_FORMAT:
+            raise ValueError(f"format {int(saved['format'][0])}, expected {_SNAPSHOT_FORMAT}")
+        collection_id, written = _split(saved["version"])
+        ids = _split(saved["ids"])
+        vocabulary = {t: i for i, t in enumerate(_split(saved["vocabulary"]))}
+        frequency = saved["frequency"]
+        tokens, offsets = saved["tokens"], saved["offsets"]
+        if len(offsets) != len(ids) + 1 or len(frequency) != max(len(vocabulary), 1):
+            raise ValueError("inconsistent arrays")
+        return Terms(
+            ids=ids,
+            position={doc_id: i for i, doc_id in enumerate(ids)},
+            vocabulary=vocabulary,
+            frequency=frequency,
+            terms=TermIndex(
+                tokens=tokens,
+                sentences=saved["sentences"],
+                offsets=offsets,
+                idf=inverse_document_frequency(frequency, len(ids)),
+                passages=len(ids),
+            ),
+            indptr=saved["indptr"],
+            indices=saved["indices"],
+            data=saved["data"],
+            version=StoreVersion(collection_id, written),
+        )
