@@ -28,7 +28,7 @@ from pydantic import ConfigDict, Field
 
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import IndexMissingError
-from assistant.keywords import KeywordIndex, top
+from assistant.keywords import KeywordIndex, Terms, top
 from assistant.rerank import (
     DENSE_SCORED,
     SENTENCE_DEPTH,
@@ -193,7 +193,18 @@ class HybridRetriever(BaseRetriever):
         # Dense scores a little deeper than it pools: the dense feature of a passage only
         # BM25 found is then more often its own cosine than a stand-in (see _pool).
         dense = self._dense(vectors, max(depth, DENSE_SCORED))
-        pools = [self._pool(q, hits, depth) for q, hits in zip(queries, dense, strict=True)]
+        keywords = self.keywords
+        if any(doc_id not in keywords.position for hits in dense for doc_id, _ in hits):
+            keywords.refresh()  # the collection changed under us: catch up before ranking
+        loaded = keywords.loaded
+        picks = [
+            _pick(q, hits, depth, keywords, loaded) for q, hits in zip(queries, dense, strict=True)
+        ]
+        # The texts and metadata of every query's candidates, read at once; one deleted
+        # since the version check (a write in between) is left out.
+        wanted = list(dict.fromkeys(p for pick in picks for p in pick.positions))
+        read = dict(zip(wanted, keywords.documents(wanted, loaded), strict=True))
+        pools = [_pool(pick, read, loaded) for pick in picks]
         if sentences is not None:
             leading = [pool.leading(SENTENCE_DEPTH) for pool in pools]
             prepared = sentences.prepare(
@@ -224,39 +235,51 @@ class HybridRetriever(BaseRetriever):
                 return [[] for _ in range(len(vectors))]
             return dense_search(self.store, vectors, min(depth, total))
 
-    def _pool(self, query: str, dense: list[tuple[str, float]], depth: int) -> Candidates:
-        keywords = self.keywords
-        if any(doc_id not in keywords.position for doc_id, _ in dense):
-            keywords.refresh()  # the collection changed under us: catch up before ranking
-        loaded = keywords.loaded
-        terms = tokenize(query)
-        bm25 = keywords.scores(terms, loaded)
-        scored = {loaded.position[i]: s for i, s in dense if i in loaded.position}
-        pooled = list(scored)[:depth]
-        by_bm25 = dict(top(bm25, depth))
-        unique = list(dict.fromkeys([*pooled, *by_bm25]))
-        # Texts and metadata of the candidates only; one deleted since the version check
-        # (a write in between) is left out.
-        documents = keywords.documents(unique, loaded)
-        kept = [(p, d) for p, d in zip(unique, documents, strict=True) if d is not None]
-        positions = np.asarray([p for p, _ in kept], dtype=np.int64)
-        # A passage dense search did not score has a cosine at most its last one: use that.
-        floor = min(scored.values(), default=0.0)
-        features = candidate_features(
-            loaded.terms,
-            positions,
-            QueryTerms.of(terms, loaded.vocabulary),
-            np.asarray([scored.get(int(p), floor) for p in positions]),
-            bm25[positions],
-        )
-        in_dense = set(pooled)
-        return Candidates(
-            passages=[d for _, d in kept if d is not None],
-            dense=[scored[int(p)] if p in in_dense else None for p in positions],
-            bm25=[by_bm25.get(int(p)) for p in positions],
-            features=features,
-            sentence=np.full(len(positions), np.nan),
-        )
+
+@dataclass(frozen=True)
+class _Picked:
+    """One query's candidates before their texts are read: positions and ranker scores."""
+
+    terms: list[str]
+    bm25: np.ndarray
+    dense: dict[int, float]  # position -> cosine, for those dense search scored
+    pooled: list[int]  # dense search's first ``depth``
+    by_bm25: dict[int, float]
+    positions: list[int]  # both, once each
+
+
+def _pick(
+    query: str, dense: list[tuple[str, float]], depth: int, keywords: KeywordIndex, loaded: Terms
+) -> _Picked:
+    terms = tokenize(query)
+    bm25 = keywords.scores(terms, loaded)
+    scored = {loaded.position[i]: s for i, s in dense if i in loaded.position}
+    pooled = list(scored)[:depth]
+    by_bm25 = dict(top(bm25, depth))
+    positions = list(dict.fromkeys([*pooled, *by_bm25]))
+    return _Picked(terms, bm25, scored, pooled, by_bm25, positions)
+
+
+def _pool(pick: _Picked, read: dict[int, Document | None], loaded: Terms) -> Candidates:
+    kept = [p for p in pick.positions if read.get(p) is not None]
+    positions = np.asarray(kept, dtype=np.int64)
+    # A passage dense search did not score has a cosine at most its last one: use that.
+    floor = min(pick.dense.values(), default=0.0)
+    features = candidate_features(
+        loaded.terms,
+        positions,
+        QueryTerms.of(pick.terms, loaded.vocabulary),
+        np.asarray([pick.dense.get(int(p), floor) for p in positions]),
+        pick.bm25[positions],
+    )
+    in_dense = set(pick.pooled)
+    return Candidates(
+        passages=[d for p in kept if (d := read[p]) is not None],
+        dense=[pick.dense[p] if p in in_dense else None for p in kept],
+        bm25=[pick.by_bm25.get(p) for p in kept],
+        features=features,
+        sentence=np.full(len(kept), np.nan),
+    )
 
 
 def _with_scores(ranked: Ranked) -> Document:
