@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -39,9 +39,9 @@ from assistant.rerank import TermIndex, inverse_document_frequency
 from assistant.store import (
     StoreLocation,
     StoreVersion,
-    all_passages,
     documents_by_id,
     passage_ids,
+    passage_texts,
     store_version,
 )
 from assistant.text import split_sentences, tokenize
@@ -131,25 +131,32 @@ class Terms:
 
 
 def tokenized(
-    texts: Sequence[str], vocabulary: dict[str, int], first_sentence: int = 0
+    texts: Iterable[str], vocabulary: dict[str, int], first_sentence: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Term ids (``vocabulary`` grows with new terms), sentence numbers from
-    ``first_sentence`` on, and lengths, of each text's sentences' terms in order."""
-    tokens: list[int] = []
-    sentences: list[int] = []
+    ``first_sentence`` on, and lengths, of each text's sentences' terms in order.
+
+    Each text's ids become a small array at once: a list of 10 million Python ints would
+    take ~350 MB where the arrays take 40."""
+    tokens: list[np.ndarray] = []
+    sentences: list[np.ndarray] = []
     lengths: list[int] = []
     sentence = first_sentence
     for text in texts:
-        before = len(tokens)
+        ids: list[int] = []
+        numbers: list[int] = []
         for span in split_sentences(text):
-            ids = [vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(span.text)]
-            tokens.extend(ids)
-            sentences.extend([sentence] * len(ids))
+            terms = [vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(span.text)]
+            ids.extend(terms)
+            numbers.extend([sentence] * len(terms))
             sentence += 1
-        lengths.append(len(tokens) - before)
+        tokens.append(np.asarray(ids, dtype=np.int32))
+        sentences.append(np.asarray(numbers, dtype=np.int32))
+        lengths.append(len(ids))
+    empty = np.zeros(0, dtype=np.int32)
     return (
-        np.asarray(tokens, dtype=np.int32),
-        np.asarray(sentences, dtype=np.int32),
+        np.concatenate([empty, *tokens]),
+        np.concatenate([empty, *sentences]),
         np.asarray(lengths, dtype=np.int64),
     )
 
@@ -167,6 +174,24 @@ def from_passages(passages: Sequence[Document], version: StoreVersion | None) ->
     return Terms.build(
         [str(p.id) for p in passages], vocabulary, tokens, sentences, _offsets(lengths), version
     )
+
+
+def from_store(store: VectorStore, version: StoreVersion | None) -> Terms:
+    """The keyword index of every passage of ``store``, read a page at a time (in the
+    store's order): only the terms are kept, never all the texts at once."""
+    ids: list[str] = []
+    seen: set[str] = set()
+
+    def texts() -> Iterator[str]:
+        for doc_id, text in passage_texts(store):
+            if doc_id not in seen:  # a write between two pages may move a passage
+                seen.add(doc_id)
+                ids.append(doc_id)
+                yield text
+
+    vocabulary: dict[str, int] = {}
+    tokens, sentences, lengths = tokenized(texts(), vocabulary)
+    return Terms.build(ids, vocabulary, tokens, sentences, _offsets(lengths), version)
 
 
 def updated(
@@ -312,7 +337,7 @@ class KeywordIndex:
 
     def _current(self, version: StoreVersion | None) -> Terms:
         if version is None:  # not Chroma: nothing to compare or save
-            return from_passages(all_passages(self.store), None)
+            return from_store(self.store, None)
         old = self.loaded
         if old.version is None or old.version.collection_id != version.collection_id:
             saved = self._saved(version)
@@ -328,8 +353,7 @@ class KeywordIndex:
             new = documents_by_id(self.store, [i for i in ids if i not in old.position])
             loaded = updated(old, ids, new, version)
         else:
-            passages = all_passages(self.store)
-            loaded = from_passages(passages, version)
+            loaded = from_store(self.store, version)
         self._save(loaded)
         return loaded
 

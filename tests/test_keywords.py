@@ -109,7 +109,7 @@ def test_the_index_is_saved_and_reopened_without_reading_the_passages(
     def no_full_read(*_args, **_kwargs):
         raise AssertionError("read every passage")
 
-    monkeypatch.setattr(keywords_module, "all_passages", no_full_read)
+    monkeypatch.setattr(keywords_module, "passage_texts", no_full_read)
     reopened = KeywordIndex(store, location)
     scratch = keywords_module.from_passages(all_passages(store), None)
     assert sorted(reopened.loaded.ids) == sorted(scratch.ids)
