@@ -360,9 +360,16 @@ class KeywordIndex:
     # --- the saved index -----------------------------------------------------------------
 
     def _path(self, collection_id: str) -> Path | None:
+        """``<keywords_dir>/<collection name>.<collection id>.npz``: several collections (one
+        per embedding model) may share an index folder; a rebuilt one has a new id."""
         if self.location is None:
             return None
-        return self.location.keywords_dir / f"{collection_id}.npz"
+        return self.location.keywords_dir / f"{self._name()}.{collection_id}.npz"
+
+    def _name(self) -> str:
+        collection = getattr(self.store, "_collection", None)
+        name = getattr(collection, "name", None)
+        return str(name) if name else (self.location.collection if self.location else "")
 
     def _saved(self, version: StoreVersion) -> Terms | None:
         path = self._path(version.collection_id)
@@ -382,8 +389,8 @@ class KeywordIndex:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            for stale in path.parent.glob("*.npz"):
-                if stale != path:  # an earlier collection's (before a rebuild)
+            for stale in path.parent.glob(f"{self._name()}.*.npz"):
+                if stale != path:  # this collection's before a rebuild
                     stale.unlink(missing_ok=True)
             _write(path, loaded)
         except OSError as exc:  # a read-only index folder: keep working from memory

@@ -154,3 +154,24 @@ def test_a_damaged_saved_index_is_rebuilt(settings_factory, embeddings, corpus_c
     assert again.loaded.ids == first.loaded.ids
     assert "ignoring the saved keyword index" in caplog.text
     assert keywords_module._read(saved).ids == first.loaded.ids  # saved again, readable
+
+
+def test_two_collections_in_one_index_folder_keep_their_own_saved_index(
+    settings_factory, embeddings, corpus_copy, tmp_path
+):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "zorblat.txt").write_text("Zorblats\n\nA zorblat is a copper kettle.\n")
+    first = settings_factory(corpus_dir=corpus_copy)
+    second = first.with_overrides(collection="second")
+    for settings, folder in ((first, corpus_copy), (second, other)):
+        index_paths(
+            [folder], location=store_location(settings), embeddings=embeddings, progress=False
+        )
+    assert len(list((first.index_dir / "keywords").glob("*.npz"))) == 2
+    for settings, count in ((first, None), (second, 1)):
+        location = store_location(settings)
+        store = open_store(location, embeddings)
+        keywords = KeywordIndex(store, location)
+        assert sorted(keywords.loaded.ids) == sorted(p.id for p in all_passages(store))
+        assert count is None or len(keywords) == count
