@@ -5,7 +5,7 @@
     python benchmarks/scale.py --index-dir /tmp/pydocs [--rounds 2]
 
 Over the index in ``--index-dir`` (the Python 3.11 docs) and, in the same run, over the
-bundled article (the baseline):
+bundled article indexed afresh into a temporary folder (the baseline):
 
 1. ``app.py`` start-up: seconds until the page is served, and until the first answer to a
    question through ``/ask`` is back; the serving process's peak memory after a round of
@@ -23,6 +23,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -109,7 +110,14 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, required=True, help="the docs' index")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    article_dir = Path(os.environ.get("ASSISTANT_INDEX_DIR", ROOT / "index"))
+    article_dir = Path(tempfile.mkdtemp(prefix="assistant-scale-article-"))
+    subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "index"],
+        env={**os.environ, "ASSISTANT_INDEX_DIR": str(article_dir)},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     docs = [row["question"] for row in read_jsonl(DOCS_QUESTIONS)]
     article = [row["question"] for row in read_jsonl(DEV_QUESTIONS)]
     print(
