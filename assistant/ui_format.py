@@ -29,7 +29,9 @@ def format_answer(
     the frames of a streamed answer.
     """
     if answer.refused:
-        return f'<div class="refusal" role="note">{html.escape(answer.text)}</div>'
+        return f'<div class="refusal" role="note">{html.escape(answer.text)}</div>' + searched(
+            answer
+        )
     uid = next(_message_ids)
     parts = split_answer(answer.text)
     shown = parts if sentences is None else parts[:sentences]
@@ -38,9 +40,22 @@ def format_answer(
         return f'<div class="answer-text">{body} <span class="typing">▍</span></div>'
     sources = "".join(_format_citation(c, uid, answer, show_scores) for c in answer.citations)
     return (
-        f'<div class="answer-text">{body}</div>'
+        f'<div class="answer-text">{body}</div>{searched(answer)}'
         f'<div class="sources"><div class="sources-title">Sources</div>{sources}</div>'
     )
+
+
+def searched(answer: Answer) -> str:
+    """ "Searched for: …" when a follow-up was written out in full before searching (the
+    question as asked is already on the page), else nothing."""
+    standalone = answer.standalone_question
+    if not standalone or _same_words(standalone, answer.question):
+        return ""
+    return f'<div class="searched">Searched for: {html.escape(standalone)}</div>'
+
+
+def _same_words(a: str, b: str) -> bool:
+    return a.casefold().split() == b.casefold().split()
 
 
 def split_answer(text: str) -> list[str]:

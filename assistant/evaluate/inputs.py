@@ -2,6 +2,8 @@
 
 A row has a ``question`` and, where known, ``answers`` (any of them counts), ``evidence``
 (text that stands in the gold passage), ``source`` (the gold document) and ``unanswerable``.
+Rows sharing a ``conversation`` id (a string or a number) are the turns of one conversation,
+in file order: each is asked as a follow-up to the ones before it.
 A SQuAD file also brings its paragraphs (``EvalInput.passages``; :mod:`assistant.evaluate.squad`
 indexes them into a collection of their own); each question's gold passage is its own paragraph.
 
@@ -26,7 +28,9 @@ from langchain_core.documents import Document
 
 from assistant.errors import AssistantError
 
-KNOWN_COLUMNS = frozenset({"question", "answers", "evidence", "source", "unanswerable", "id"})
+KNOWN_COLUMNS = frozenset(
+    {"question", "answers", "evidence", "source", "unanswerable", "id", "conversation"}
+)
 _SQUAD_LAYOUT = 2
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", ""})
@@ -54,6 +58,8 @@ class EvalQuestion:
     line: int | None = None
     #: The row's ``id`` column, or its SQuAD question id.
     id: str | None = None
+    #: The conversation the row is a turn of (rows sharing it are asked in file order).
+    conversation: str | None = None
 
     @property
     def has_gold(self) -> bool:
@@ -269,6 +275,7 @@ def _checked_row(
     try:
         answers = _answers(record.get("answers"))
         unanswerable = _flag(record.get("unanswerable"))
+        conversation = _conversation(record.get("conversation"))
     except ValueError as exc:
         _warn(warnings, f"{path.name} line {number}: {exc}; skipped")
         return None
@@ -276,8 +283,28 @@ def _checked_row(
     source = _optional_text(record.get("source"))
     row_id = _optional_text(record.get("id"))
     return EvalQuestion(
-        question.strip(), answers, evidence, source, unanswerable, line=number, id=row_id
+        question.strip(),
+        answers,
+        evidence,
+        source,
+        unanswerable,
+        line=number,
+        id=row_id,
+        conversation=conversation,
     )
+
+
+def _conversation(value: Any) -> str | None:
+    """A conversation id: a string or a number (``3`` and ``"3"`` are the same one)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"`conversation` must be a string or a number, not {type(value).__name__}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            return str(value)
+        value = int(value)
+    return str(value).strip()
 
 
 def _answers(value: Any) -> tuple[str, ...]:

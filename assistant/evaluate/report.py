@@ -86,6 +86,19 @@ def markdown_summary(summary: dict[str, Any], *, title: str = "Evaluation") -> s
         value = summary.get(key)
         shown = "–" if value is None else f"{value:.1f}"
         lines.append(f"| `{key}` | {shown} | | {DEFINITIONS[key]} |")
+    followup = summary.get("followup")
+    if followup:
+        shown = ", ".join(
+            f"{key} {'–' if followup.get(key) is None else format(followup[key], '.3f')}"
+            for key in ("hit@3", "answer_contains", "f1", "false_refusal_rate")
+        )
+        words = followup.get("answer_words")
+        lines += [
+            "",
+            f"Follow-ups ({followup['rows']} turns after the first of "
+            f"{followup['conversations']} conversations): {shown}, answer_words "
+            f"{'–' if words is None else format(words, '.1f')}",
+        ]
     timing = summary.get("seconds")
     if timing:
         lines += [
@@ -151,6 +164,7 @@ def render_html(run: EvalRun) -> str:
     ]
     worst = worst_rows(run.rows)
     parts += [_row_html(row) for row in worst] or ["<p>No row went wrong.</p>"]
+    parts.append(_conversations_html(run.rows, summary.get("followup")))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -278,9 +292,58 @@ def _warnings(warnings: list[str]) -> str:
     return f"<h2>Input warnings</h2><ul>{items}{more}</ul>"
 
 
+def _conversations_html(rows: list[EvalRow], followup: dict[str, Any] | None) -> str:
+    """Each conversation's turns together, in order: what was asked, what was searched
+    for, the answer, and whether it held an expected answer."""
+    conversations: dict[str, list[EvalRow]] = {}
+    for row in rows:
+        if row.item.conversation is not None:
+            conversations.setdefault(row.item.conversation, []).append(row)
+    if not conversations:
+        return ""
+    parts = [
+        "<h2>Conversations</h2>",
+        f"<p class='muted'>{len(conversations):,} conversations; the follow-up turns (after "
+        f"the first) are summarized in <code>summary.json</code> under <code>followup</code>"
+        + (
+            f": hit@3 {followup['hit@3']:.3f}, answer_contains {followup['answer_contains']:.3f}"
+            if followup
+            and followup.get("hit@3") is not None
+            and followup.get("answer_contains") is not None
+            else ""
+        )
+        + ". ✓ the answer holds an expected answer, ✗ it does not.</p>",
+    ]
+    for name, turns in conversations.items():
+        parts.append(
+            f"<div class='row'><p><strong>Conversation {escape(name)}</strong></p>"
+            "<table><tr><th>turn</th><th>question</th><th>answer</th><th>gold rank</th></tr>"
+        )
+        for row in turns:
+            asked = escape(row.item.question)
+            searched = row.standalone_question
+            if searched and searched != row.item.question:
+                asked += f"<br><span class='muted'>searched for: {escape(searched)}</span>"
+            if row.status != "ok":
+                answer = f"<span class='error'>Error: {escape(row.error or '')}</span>"
+            else:
+                contains = row.scores.get("answer_contains", math.nan)
+                mark = "" if math.isnan(contains) else (" ✓" if contains else " ✗")
+                answer = escape(row.answer) + (" (refused)" if row.refused else "") + mark
+            rank = row.gold_rank if row.gold_rank else "–"
+            parts.append(
+                f"<tr><td class='num'>{(row.turn or 0) + 1}</td><td>{asked}</td>"
+                f"<td>{answer}</td><td class='num'>{rank}</td></tr>"
+            )
+        parts.append("</table></div>")
+    return "".join(parts)
+
+
 def _row_html(row: EvalRow) -> str:
     item = row.item
     where = f"line {item.line}" if item.line else (f"id {item.id}" if item.id else "")
+    if item.conversation is not None:
+        where += f" · conversation {item.conversation}, turn {(row.turn or 0) + 1}"
     scores = ", ".join(f"{escape(k)} {v:.2f}" for k, v in row.scores.items() if not math.isnan(v))
     expected = (
         "<em>unanswerable</em>"
@@ -291,6 +354,11 @@ def _row_html(row: EvalRow) -> str:
         "<div class='row'>",
         f"<p><strong>#{row.number}</strong> <span class='muted'>{escape(where)}</span> "
         f"<strong>{escape(item.question)}</strong></p>",
+        *(
+            [f"<p class='muted'>Searched for: {escape(row.standalone_question)}</p>"]
+            if row.standalone_question and row.standalone_question != item.question
+            else []
+        ),
         f"<p>Expected: {expected}</p>",
     ]
     if row.status != "ok":

@@ -1,7 +1,10 @@
 """Batch evaluation: run a file of questions through the assistant and score every answer.
 
 Questions are retrieved and answered in batches (one embedding batch and one Chroma query
-per batch). Each row is scored (:mod:`assistant.evaluate.scoring`) against what its file says
+per batch). The turns of conversations go in waves: every conversation's first turn (with
+the rows that are in none), then every second turn, each written out in full from the
+earlier turns' questions and answers (:func:`assistant.chain.standalone_question`).
+Each row is scored (:mod:`assistant.evaluate.scoring`) against what its file says
 is right. A row whose answering throws is kept with ``status = "error"`` and NaN scores, and
 the run goes on.
 """
@@ -17,13 +20,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.assemble import Assistant, make_embeddings, open_assistant
-from assistant.chain import check_question
+from assistant.chain import check_question, standalone_question
 from assistant.config import Settings
 from assistant.embeddings import SentenceEmbeddings
 from assistant.evaluate import metrics
 from assistant.evaluate.inputs import EvalInput, EvalQuestion
-from assistant.evaluate.scoring import RANK_DEPTH, EvalRow, is_gold, score_row, summarize
+from assistant.evaluate.scoring import (
+    RANK_DEPTH,
+    EvalRow,
+    is_gold,
+    score_row,
+    summarize,
+    summarize_followups,
+)
 from assistant.evaluate.squad import open_squad_assistant
+from assistant.followup import Turn
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +59,61 @@ def run_rows(
     The next batch's questions are embedded while the current batch is answered: answering
     is partly single-threaded Python, which would otherwise leave a core idle. (Not with
     ``batch_size=1``, so that each latency is one question's alone.)
+
+    Rows sharing a ``conversation`` are its turns in file order; each is asked with the
+    earlier turns (their questions and the answers given) as history, and
+    ``standalone_question`` records what was searched for.
     """
     k = k or assistant.retriever.k
     timings = timings if timings is not None else {}
     timings.setdefault("retrieve", 0.0)
     timings.setdefault("answer", 0.0)
+    rows = [EvalRow(i + 1, item) for i, item in enumerate(items)]
+    turns: dict[str, list[EvalRow]] = {}
+    for row in rows:
+        if row.item.conversation is not None:
+            conversation = turns.setdefault(row.item.conversation, [])
+            row.turn = len(conversation)
+            conversation.append(row)
+    waves = max((len(c) for c in turns.values()), default=1)
+    for wave in range(waves):
+        current = [r for r in rows if (r.turn or 0) == wave]
+        for row in current:
+            name = row.item.conversation
+            earlier = turns[name][:wave] if name is not None else []
+            row.standalone_question = _standalone(assistant, row, earlier)
+        _run_wave(assistant, current, k, batch_size, on_batch, timings)
+    return rows
+
+
+def _standalone(assistant: Assistant, row: EvalRow, earlier: list[EvalRow]) -> str:
+    question = row.item.question.strip()
+    try:
+        check_question(question, max_chars=assistant.settings.max_question_chars)
+    except Exception:  # noqa: BLE001 - _run_wave records the error on the row
+        return question
+    if not earlier:
+        return question
+    history = [Turn(r.item.question, r.answer) for r in earlier]
+    try:
+        return standalone_question(question, history, condense=assistant.condense)
+    except Exception as exc:  # noqa: BLE001 - the row is asked as it stands, and says so
+        log.warning("resolving row %d's follow-up failed (%s); asked as it stands", row.number, exc)
+        return question
+
+
+def _run_wave(
+    assistant: Assistant,
+    rows: list[EvalRow],
+    k: int,
+    batch_size: int,
+    on_batch: Callable[[int], None],
+    timings: dict[str, float],
+) -> None:
     max_chars = assistant.settings.max_question_chars
     batches: list[tuple[list[EvalRow], list[EvalRow]]] = []
-    for begin in range(0, len(items), batch_size):
-        chunk = items[begin : begin + batch_size]
-        batch = [EvalRow(begin + i + 1, item) for i, item in enumerate(chunk)]
+    for begin in range(0, len(rows), batch_size):
+        batch = rows[begin : begin + batch_size]
         runnable: list[EvalRow] = []
         for row in batch:
             try:
@@ -67,7 +123,6 @@ def run_rows(
                 _fail(row, exc)
         batches.append((batch, runnable))
 
-    rows: list[EvalRow] = []
     # With one question per batch, each row's latency must be that question's alone.
     look_ahead = batch_size > 1
     with ThreadPoolExecutor(1) as ahead:
@@ -105,15 +160,13 @@ def run_rows(
                         _fail(row, row_exc)
             for row in batch:
                 score_row(row)
-            rows.extend(batch)
             on_batch(len(batch))
-    return rows
 
 
 def _embed_questions(assistant: Assistant, rows: list[EvalRow]) -> tuple[Any, float]:
     """Embed the questions of ``rows``; return their vectors and the time it took."""
     began = time.perf_counter()
-    vectors = assistant.embeddings.embed_questions([r.item.question.strip() for r in rows])
+    vectors = assistant.embeddings.embed_questions([_asked(r) for r in rows])
     return vectors, time.perf_counter() - began
 
 
@@ -175,6 +228,8 @@ def evaluate(
         )
     answered = time.perf_counter()
     summary = summarize(rows)
+    if any(r.turn for r in rows):
+        summary["followup"] = summarize_followups(rows)
     # "questions" is wall time; "retrieve" and "answer" add up each batch's stages, which
     # overlap (the next batch's questions are embedded while this one is answered).
     summary["seconds"] = {
@@ -208,7 +263,7 @@ def _answer_batch(
     if not rows:
         return
     began = time.perf_counter()
-    questions = [r.item.question.strip() for r in rows]
+    questions = [_asked(r) for r in rows]
     ranked = assistant.retriever.rank_many(questions, k=max(k, RANK_DEPTH), vectors=vectors)
     retrieved_at = time.perf_counter()
     answers = assistant.answerer.answer_many(
@@ -239,6 +294,10 @@ def _answer_batch(
         ]
         row.latency_ms = latency
         row.status, row.error = "ok", None
+
+
+def _asked(row: EvalRow) -> str:
+    return row.standalone_question or row.item.question.strip()
 
 
 def _fail(row: EvalRow, exc: BaseException) -> None:

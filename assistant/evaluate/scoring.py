@@ -62,6 +62,10 @@ class EvalRow:
     gold_rank: int | None = None
     scores: dict[str, float] = field(default_factory=dict)
     latency_ms: float = NAN
+    #: What was searched for: the question, written out in full for a follow-up.
+    standalone_question: str | None = None
+    #: Its turn within its conversation (0: the first), or None outside a conversation.
+    turn: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """One line of ``rows.jsonl`` (NaN, i.e. "does not apply", becomes null)."""
@@ -71,6 +75,9 @@ class EvalRow:
             "line": item.line,
             "id": item.id,
             "question": item.question,
+            "standalone_question": self.standalone_question,
+            "conversation": item.conversation,
+            "turn": self.turn,
             "expected": list(item.answers),
             "unanswerable": item.unanswerable,
             "status": self.status,
@@ -175,6 +182,16 @@ def summarize(rows: Sequence[EvalRow]) -> dict[str, Any]:
     }
     summary["counts"] = counts
     return summary
+
+
+def summarize_followups(rows: Sequence[EvalRow]) -> dict[str, Any]:
+    """The metrics of :func:`summarize` over the turns after the first of each conversation:
+    the follow-ups, asked with the earlier turns as history."""
+    later = [r for r in rows if r.turn]
+    block = summarize(later)
+    del block["hit_curve"]
+    block["conversations"] = len({r.item.conversation for r in rows if r.turn is not None})
+    return block
 
 
 def _loose(text: str) -> str:
