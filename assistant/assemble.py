@@ -130,15 +130,9 @@ def open_assistant(
     answerer: Answerer = extractive
     condense: Condenser | None = None  # offline follow-up resolution
     if settings.llm != "extractive":
-        from assistant.answer.llm import LLMAnswerer, make_chat_model
+        from assistant.answer.llm import LLMAnswerer, chat_model_from
 
-        model = make_chat_model(
-            settings.llm,
-            base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key,
-            timeout=settings.llm_timeout,
-            temperature=settings.llm_temperature,
-        )
+        model = chat_model_from(settings)
         llm = LLMAnswerer(model, support=extractive, timeout=settings.llm_timeout)
         answerer = llm
         # A follow-up the model could not condense (server down or silent) is resolved

@@ -100,21 +100,45 @@ class Terms:
         tfc = tf32 / (K1 * ((1 - B) + B * length[passage] / average) + tf32)
         indptr = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(np.bincount(term, minlength=size), out=indptr[1:])
+        return cls.of(
+            ids,
+            vocabulary,
+            frequency,
+            (tokens.astype(np.int32), sentences.astype(np.int32), offsets.astype(np.int64)),
+            # The pairs are sorted by term, then passage: CSR order.
+            (indptr, passage.astype(np.int32), (idf[term] * tfc).astype(np.float32)),
+            version,
+        )
+
+    @classmethod
+    def of(
+        cls,
+        ids: list[str],
+        vocabulary: dict[str, int],
+        frequency: np.ndarray,
+        terms: tuple[np.ndarray, np.ndarray, np.ndarray],
+        bm25: tuple[np.ndarray, np.ndarray, np.ndarray],
+        version: StoreVersion | None,
+    ) -> Terms:
+        """From its arrays: ``terms`` = (tokens, sentences, offsets), ``bm25`` = (indptr,
+        indices, data); the positions and the IDF follow from them."""
+        tokens, sentences, offsets = terms
+        indptr, indices, data = bm25
         return cls(
             ids=ids,
             position={doc_id: i for i, doc_id in enumerate(ids)},
             vocabulary=vocabulary,
             frequency=frequency,
             terms=TermIndex(
-                tokens=tokens.astype(np.int32),
-                sentences=sentences.astype(np.int32),
-                offsets=offsets.astype(np.int64),
-                idf=inverse_document_frequency(frequency, n),
-                passages=n,
+                tokens=tokens,
+                sentences=sentences,
+                offsets=offsets,
+                idf=inverse_document_frequency(frequency, len(ids)),
+                passages=len(ids),
             ),
             indptr=indptr,
-            indices=passage.astype(np.int32),  # pairs are sorted by term, then passage
-            data=(idf[term] * tfc).astype(np.float32),
+            indices=indices,
+            data=data,
             version=version,
         )
 
@@ -451,23 +475,14 @@ def _read(path: Path) -> Terms:
         ids = _split(saved["ids"])
         vocabulary = {t: i for i, t in enumerate(_split(saved["vocabulary"]))}
         frequency = saved["frequency"]
-        tokens, offsets = saved["tokens"], saved["offsets"]
+        offsets = saved["offsets"]
         if len(offsets) != len(ids) + 1 or len(frequency) != max(len(vocabulary), 1):
             raise ValueError("inconsistent arrays")
-        return Terms(
-            ids=ids,
-            position={doc_id: i for i, doc_id in enumerate(ids)},
-            vocabulary=vocabulary,
-            frequency=frequency,
-            terms=TermIndex(
-                tokens=tokens,
-                sentences=saved["sentences"],
-                offsets=offsets,
-                idf=inverse_document_frequency(frequency, len(ids)),
-                passages=len(ids),
-            ),
-            indptr=saved["indptr"],
-            indices=saved["indices"],
-            data=saved["data"],
-            version=StoreVersion(collection_id, written),
+        return Terms.of(
+            ids,
+            vocabulary,
+            frequency,
+            (saved["tokens"], saved["sentences"], offsets),
+            (saved["indptr"], saved["indices"], saved["data"]),
+            StoreVersion(collection_id, written),
         )

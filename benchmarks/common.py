@@ -79,3 +79,24 @@ def ask_over_http(port: int, question: str, k: int = 4) -> dict[str, Any]:
             if isinstance(data, list) and data and isinstance(data[0], dict):
                 return data[0]
     raise RuntimeError(f"no answer in the /ask stream: {stream[:200]!r}")
+
+
+def wait_until_served(process: Any, port: int, began: float, limit_s: float) -> float:
+    """Seconds from ``began`` until the page at ``port`` answers HTTP 200.
+
+    Raises:
+        RuntimeError: ``process`` exited first, or ``limit_s`` passed.
+    """
+    import time
+    import urllib.request
+
+    while time.perf_counter() - began < limit_s:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as reply:
+                if reply.status == 200:
+                    return time.perf_counter() - began
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{process.args} did not serve the page within {limit_s:g} s")

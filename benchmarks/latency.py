@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from common import (
@@ -32,6 +31,7 @@ from common import (
     median,
     percentile,
     read_jsonl,
+    wait_until_served,
 )
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -79,18 +79,7 @@ def _time_until_http(
         command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        while time.perf_counter() - began < 120:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command} exited with {process.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as reply:
-                    if reply.status == 200:
-                        served = time.perf_counter() - began
-                        break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{command} did not answer within 120 s")
+        served = wait_until_served(process, port, began, 120)
         if not ask:
             return served, None
         answer = str(ask_over_http(port, "What is Plan T?").get("answer", ""))

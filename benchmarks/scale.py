@@ -25,10 +25,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from common import DEV_QUESTIONS, ROOT, ask_over_http, free_port, median, percentile, read_jsonl
+from common import (
+    DEV_QUESTIONS,
+    ROOT,
+    ask_over_http,
+    free_port,
+    median,
+    percentile,
+    read_jsonl,
+    wait_until_served,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -49,18 +57,7 @@ def serve(index_dir: Path, questions: list[str]) -> tuple[float, float, float]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        while True:
-            if time.perf_counter() - began > 300:
-                raise RuntimeError("app.py did not serve the page within 300 s")
-            if process.poll() is not None:
-                raise RuntimeError(f"app.py exited with {process.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as reply:
-                    if reply.status == 200:
-                        served = time.perf_counter() - began
-                        break
-            except OSError:
-                time.sleep(0.05)
+        served = wait_until_served(process, port, began, 300)
         ask_over_http(port, questions[0])
         answered = time.perf_counter() - began
         for question in questions[1:]:

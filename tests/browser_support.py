@@ -15,6 +15,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,36 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=15)
+
+
+def serving_app(workdir: Path) -> Iterator[AppServer]:
+    """A module fixture's body: the app started in ``workdir`` (the test fails plainly if it
+    cannot start), yielded, then stopped."""
+    import pytest
+
+    try:
+        server = start_app(workdir)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    print(f"\napp.py answered on {server.url} after {server.startup_s:.1f} s")
+    yield server
+    server.stop()
+
+
+@contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (its own browser download does not
+    work on these machines)."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def start_app(workdir: Path, *, timeout_s: float = START_TIMEOUT_S) -> AppServer:

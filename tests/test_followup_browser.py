@@ -16,13 +16,13 @@ from playwright import sync_api
 from tests.browser_support import (
     BOT_MESSAGE,
     CHROMIUM,
-    CHROMIUM_ARGS,
     NEW_CHAT,
     AppServer,
     ask,
+    chromium_browser,
     open_chat,
     save_failure_artifacts,
-    start_app,
+    serving_app,
 )
 
 expect = sync_api.expect
@@ -34,22 +34,13 @@ needs_chromium = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    try:
-        server = start_app(tmp_path_factory.mktemp("followup-app"))
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
+    yield from serving_app(tmp_path_factory.mktemp("followup-app"))
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import time
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.answer.llm import LLMAnswerer, make_chat_model
+from assistant.answer.llm import LLMAnswerer, chat_model_from, make_chat_model
 from assistant.answer.llm_stream import ModelTimeout, SentenceCutter, listen, tokens_within
 from assistant.errors import ConfigError
 from assistant.prompts import load
@@ -251,13 +251,7 @@ def test_the_chat_model_gets_its_settings_and_the_key_stays_secret(settings_fact
         llm_temperature=0.3,
     )
     assert "sk-do-not-print" not in repr(settings) + settings.model_dump_json()
-    model = make_chat_model(
-        settings.llm,
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key,
-        timeout=settings.llm_timeout,
-        temperature=settings.llm_temperature,
-    )
+    model = chat_model_from(settings)
     assert (model.model_name, model.request_timeout, model.temperature) == ("gemma", 7, 0.3)
     assert model.max_retries == 0  # a failed request is not retried: the fallback is shown
     assert model.openai_api_key.get_secret_value() == "sk-do-not-print"

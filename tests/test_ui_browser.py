@@ -21,7 +21,6 @@ from tests.browser_support import (
     BOT_MESSAGE,
     CHAT,
     CHROMIUM,
-    CHROMIUM_ARGS,
     IMG_TEXT,
     K_SLIDER,
     NEW_CHAT,
@@ -34,10 +33,11 @@ from tests.browser_support import (
     ZORBLAT_QUESTION,
     AppServer,
     ask,
+    chromium_browser,
     covering_element,
     open_chat,
     save_failure_artifacts,
-    start_app,
+    serving_app,
     wait_for_scroll_to_settle,
 )
 
@@ -62,23 +62,13 @@ PLAN_T_SECTION = "Plan T… Escape forward and return to the first allegation"
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    try:
-        server = start_app(tmp_path_factory.mktemp("browser-app"))
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    print(f"\napp.py answered on {server.url} after {server.startup_s:.1f} s")
-    yield server
-    server.stop()
+    yield from serving_app(tmp_path_factory.mktemp("browser-app"))
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

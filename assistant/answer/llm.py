@@ -36,6 +36,7 @@ from assistant.answer.llm_stream import (
     tokens_within,
 )
 from assistant.answer.types import REFUSAL, Answer, Citation
+from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.prompts import load
 
@@ -100,6 +101,18 @@ def make_chat_model(
         ) from exc
     raise ConfigError(
         f"Unknown LLM provider {provider!r}: use extractive, ollama, openai or llamacpp."
+    )
+
+
+def chat_model_from(settings: Settings) -> BaseChatModel:
+    """The chat model ``settings`` configure (``ASSISTANT_LLM`` and its server, key, timeout
+    and temperature)."""
+    return make_chat_model(
+        settings.llm,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout,
+        temperature=settings.llm_temperature,
     )
 
 
