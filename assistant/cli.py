@@ -200,8 +200,10 @@ def chat_command(ctx: click.Context, top_k: int | None) -> None:
             history, last = [], None
             click.echo("New conversation.", err=True)
         elif text == "/sources":
-            if last is None or not last.citations:
-                click.echo("No sources to show yet.", err=True)
+            if last is None:
+                click.echo("No answer yet: ask a question first.", err=True)
+            elif not last.citations:
+                click.echo("The last answer cites no sources.", err=True)
             else:
                 _echo_citations(last)
         elif text in ("/help", "/?"):
