@@ -192,7 +192,11 @@ def _writing(
         yield store
         # Bring the saved keyword index up to date with what was written, so that the next
         # process to open the index loads it instead of reading and tokenising passages.
-        KeywordIndex(store, location)
+        # It is a cache: failing here costs the next reader time, never the run its result.
+        try:
+            KeywordIndex(store, location)
+        except Exception as exc:  # noqa: BLE001 - the passages are written; say so and go on
+            log.warning("the saved keyword index was not updated (%s: %s)", type(exc).__name__, exc)
 
 
 def _index_documents(
