@@ -591,6 +591,29 @@ def test_a_row_whose_answering_throws_is_recorded_and_the_run_goes_on(
 
 
 @pytest.mark.slow
+def test_a_batch_whose_retrieval_ahead_fails_is_retrieved_again(
+    article_assistant, monkeypatch, caplog
+):
+    retriever = article_assistant.retriever
+    original = retriever.rank_many
+    failures = []
+
+    def fails_once(questions, **options):
+        if "What was Plan B?" in questions and not failures:
+            failures.append(list(questions))
+            raise RuntimeError("ranking exploded")
+        return original(questions, **options)
+
+    monkeypatch.setattr(type(retriever), "rank_many", lambda self, q, **o: fails_once(q, **o))
+    items = read_eval_file(DEV).questions[:24]
+    rows = run_rows(article_assistant, items, batch_size=8)
+    assert failures and len(failures[0]) == 8  # a whole batch, retrieved ahead of its turn
+    assert all(r.status == "ok" and r.answer for r in rows)
+    assert "retrieving a batch ahead failed (RuntimeError: ranking exploded)" in caplog.text
+    assert summarize(rows)["errors"] == 0
+
+
+@pytest.mark.slow
 def test_csv_and_malformed_jsonl_through_the_cli(tmp_path):
     index_dir = tmp_path / "index"
     result = run_cli([str(DATA / "eval_questions.csv"), "--format", "jsonl"], index_dir)

@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.documents import Document
+
 from assistant.assemble import Assistant, make_embeddings, open_assistant
 from assistant.chain import check_question, standalone_question
 from assistant.config import Settings
@@ -56,9 +58,10 @@ def run_rows(
     (with ``batch_size=1``: the latency of one question alone). ``on_batch`` is called with
     the number of rows done in each batch.
 
-    The next batch's questions are embedded while the current batch is answered: answering
-    is partly single-threaded Python, which would otherwise leave a core idle. (Not with
-    ``batch_size=1``, so that each latency is one question's alone.)
+    The next batch is retrieved (its questions embedded, its passages ranked) while the
+    current batch is answered: answering is mostly single-threaded spaCy, which would
+    otherwise leave a core idle. (Not with ``batch_size=1``, so that each latency is one
+    question's alone.)
 
     Rows sharing a ``conversation`` are its turns in file order; each is asked with the
     earlier turns (their questions and the answers given) as history, and
@@ -127,26 +130,22 @@ def _run_wave(
     look_ahead = batch_size > 1
     with ThreadPoolExecutor(1) as ahead:
         upcoming = (
-            ahead.submit(_embed_questions, assistant, batches[0][1])
-            if batches and look_ahead
-            else None
+            ahead.submit(_retrieve, assistant, batches[0][1], k) if batches and look_ahead else None
         )
         for number, (batch, runnable) in enumerate(batches):
-            embedded = upcoming
+            retrieved = upcoming
             if look_ahead and number + 1 < len(batches):
-                upcoming = ahead.submit(_embed_questions, assistant, batches[number + 1][1])
+                # The next batch is retrieved while this one is answered: retrieval is
+                # mostly ONNX and numpy, answering mostly spaCy, so they share the cores.
+                upcoming = ahead.submit(_retrieve, assistant, batches[number + 1][1], k)
+            found: Retrieved | None = None
+            if retrieved is not None:
+                try:
+                    found = retrieved.result()
+                except Exception as exc:  # noqa: BLE001 - the batch below meets it and handles it
+                    log.warning("retrieving a batch ahead failed (%s: %s)", type(exc).__name__, exc)
             try:
-                if embedded is None:  # one question at a time: embedded with the rest of it
-                    vectors, seconds = None, 0.0
-                else:
-                    vectors, seconds = embedded.result()
-            except Exception as exc:  # noqa: BLE001 - the batch below meets it and handles it
-                log.warning(
-                    "embedding a batch's questions ahead failed (%s: %s)", type(exc).__name__, exc
-                )
-                vectors, seconds = None, 0.0
-            try:
-                _answer_batch(assistant, runnable, k, timings, vectors, seconds)
+                _answer_batch(assistant, runnable, k, timings, found)
             except Exception as exc:  # noqa: BLE001 - find the row(s) that throw, one by one
                 log.warning(
                     "a batch failed (%s: %s); answering its rows one by one",
@@ -163,11 +162,26 @@ def _run_wave(
             on_batch(len(batch))
 
 
-def _embed_questions(assistant: Assistant, rows: list[EvalRow]) -> tuple[Any, float]:
-    """Embed the questions of ``rows``; return their vectors and the time it took."""
+@dataclass
+class Retrieved:
+    """A batch's questions' vectors and ranked passages, and the seconds they took."""
+
+    vectors: Any
+    ranked: list[list[Document]]
+    seconds: float
+
+
+def _retrieve(assistant: Assistant, rows: list[EvalRow], k: int) -> Retrieved:
+    """Embed the questions of ``rows`` and rank the passages for each."""
     began = time.perf_counter()
-    vectors = assistant.embeddings.embed_questions([_asked(r) for r in rows])
-    return vectors, time.perf_counter() - began
+    questions = [_asked(r) for r in rows]
+    vectors = assistant.embeddings.embed_questions(questions) if rows else None
+    ranked = (
+        assistant.retriever.rank_many(questions, k=max(k, RANK_DEPTH), vectors=vectors)
+        if rows
+        else []
+    )
+    return Retrieved(vectors, ranked, time.perf_counter() - began)
 
 
 @dataclass
@@ -231,7 +245,7 @@ def evaluate(
     if any(r.turn for r in rows):
         summary["followup"] = summarize_followups(rows)
     # "questions" is wall time; "retrieve" and "answer" add up each batch's stages, which
-    # overlap (the next batch's questions are embedded while this one is answered).
+    # overlap (the next batch is retrieved while this one is answered).
     summary["seconds"] = {
         "index" if data.passages is not None else "open": round(opened - started, 2),
         "questions": round(answered - opened, 2),
@@ -255,24 +269,24 @@ def _answer_batch(
     rows: list[EvalRow],
     k: int,
     timings: dict[str, float],
-    vectors: Any = None,
-    embed_seconds: float = 0.0,
+    retrieved: Retrieved | None = None,
 ) -> None:
-    """Retrieve and answer ``rows``; ``vectors`` are their questions' vectors if embedded
-    ahead (``embed_seconds`` is what that took, counted in retrieval and latency)."""
+    """Retrieve (unless ``retrieved`` ahead) and answer ``rows``; retrieval ahead is
+    counted in retrieval time and latency as if done here."""
     if not rows:
         return
-    began = time.perf_counter()
     questions = [_asked(r) for r in rows]
-    ranked = assistant.retriever.rank_many(questions, k=max(k, RANK_DEPTH), vectors=vectors)
+    if retrieved is None or len(retrieved.ranked) != len(rows):
+        retrieved = _retrieve(assistant, rows, k)
+    ranked, vectors = retrieved.ranked, retrieved.vectors
     retrieved_at = time.perf_counter()
     answers = assistant.answerer.answer_many(
         questions, [r[:k] for r in ranked], question_vectors=vectors
     )
     ended = time.perf_counter()
-    timings["retrieve"] += embed_seconds + retrieved_at - began
+    timings["retrieve"] += retrieved.seconds
     timings["answer"] += ended - retrieved_at
-    latency = (embed_seconds + ended - began) * 1000 / len(rows)
+    latency = (retrieved.seconds + ended - retrieved_at) * 1000 / len(rows)
     for row, passages, answer in zip(rows, ranked, answers, strict=True):
         row.retrieved = passages
         row.gold = [is_gold(p.page_content, p.metadata.get("source"), row.item) for p in passages]
