@@ -23,8 +23,9 @@ How the fit works:
 * **refusal**: a logistic regression on the near-miss signals of the SQuAD 2.0 half tuning
   questions (unanswerable = 1) and the dev questions (each weighing ``DEV_WEIGHT`` SQuAD
   questions, so that the article's own near misses count). The threshold is the lowest (on
-  a 0.005 grid) at which the tuning split's false-refusal rate is at most
-  ``MAX_FALSE_REFUSAL`` and no answerable dev question is refused.
+  a 0.005 grid) at which the false-refusal rate over the tuning split's answerable
+  questions (v1.1's and 2.0's) is at most ``MAX_FALSE_REFUSAL`` and no answerable dev
+  question is refused.
 """
 
 from __future__ import annotations
@@ -184,9 +185,14 @@ def fit(
     p = 1 / (1 + np.exp(-(x @ refusal_w)))
     squad_rows = np.array([s == "squad" for s in sources])
     dev_rows = ~squad_rows
+    # False refusals are counted over every answerable tuning question, v1.1's as well as
+    # 2.0's: a refused v1.1 question loses its quote too (quote_contains counts it a miss).
+    v11_signals = [a.signals for a in analyses_of(squad, answerable) if a.signals is not None]
+    p11 = 1 / (1 + np.exp(-(np.array(v11_signals) @ refusal_w)))
+    answerable_p = np.concatenate([p[squad_rows & (y == 0)], p11])
     threshold = 1.0
     for t in np.arange(0.3, 1.0, 0.005):
-        false = np.mean(p[squad_rows & (y == 0)] >= t)
+        false = np.mean(answerable_p >= t)
         dev_false = np.any(p[dev_rows & (y == 0)] >= t)
         if false <= MAX_FALSE_REFUSAL and not dev_false:
             threshold = float(round(t, 3))

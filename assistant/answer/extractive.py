@@ -213,7 +213,7 @@ class ExtractiveAnswerer:
             (a.passages[c.passage_rank].page_content, c.index)
             for a in analyses
             if self._relevant(a)
-            for c in a.sentences[: self.phrase_sentences]
+            for c in self._offered(a)
         ]
         parsed = self.parse(prepared, needed)
         for a in analyses:
@@ -225,10 +225,21 @@ class ExtractiveAnswerer:
         best = analysis.sentences[0].score if analysis.sentences else -1.0
         return best >= self.min_relevance
 
+    def _offered(self, a: Analysis) -> list[_Candidate]:
+        """The sentences the phrase is looked for in: the best few, and the best of the
+        first passage when none of those is from it (the retriever, which sees the whole
+        passage, is right about the first passage more often than one sentence's score is)."""
+        best = a.sentences[: self.phrase_sentences]
+        if best and all(c.passage_rank != 0 for c in best):
+            first = next((c for c in a.sentences if c.passage_rank == 0), None)
+            if first is not None:
+                best = [*best, first]
+        return best
+
     def _choose(
         self, a: Analysis, prepared: dict[str, _Sentences], parsed: dict[_SentenceKey, _Parsed]
     ) -> None:
-        for c in a.sentences[: self.phrase_sentences]:
+        for c in self._offered(a):
             p = parsed[(a.passages[c.passage_rank].page_content, c.index)]
             a.offered.append(
                 Offered(c.passage_rank, c.sentence.start, c.sentence.end, c.score, p.parse, p.spans)

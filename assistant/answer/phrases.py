@@ -48,6 +48,7 @@ FEATURES: tuple[str, ...] = (
     "object_for_object",
     "second_sentence",
     "third_sentence",
+    "later_passage",  # its sentence is not from the first of the retrieved passages
     "name_asked",  # proper nouns, for "What is the name of …"
     "argument_of_match",  # its head is a word of the question
     "argument_of_matched_verb",
@@ -101,7 +102,10 @@ class Scored:
 
 def feature_rows(question: Question, offered: Sequence[Offered]) -> list[np.ndarray]:
     """The feature matrix of each offered sentence's candidates."""
-    return [features(question, o.parse, o.spans, o.score, rank) for rank, o in enumerate(offered)]
+    return [
+        features(question, o.parse, o.spans, o.score, rank, o.passage)
+        for rank, o in enumerate(offered)
+    ]
 
 
 def rank(
@@ -219,6 +223,7 @@ def features(
     spans: Candidates,
     sentence_score: float,
     rank: int = 0,
+    passage: int = 0,
 ) -> np.ndarray:
     """One row of :data:`FEATURES` per candidate of ``parse``."""
     count = len(spans)
@@ -374,6 +379,7 @@ def features(
         spans.object & (not subject_q),
         rank == 1,
         rank >= 2,
+        passage > 0,
         question.named & (proper_share > 0),
         argument,
         argument & head_is_verb,
