@@ -182,6 +182,17 @@ def index_paths(
             signature=signature,
         )
         committed = _index_documents(passages, location, embeddings, store, report, batch_size)
+        # Passages the store held and the records did not (a run killed between its two
+        # writes) that this run did not write again: left from an earlier version of a file.
+        strays = [
+            doc_id
+            for key, ids in committed.items()
+            for doc_id in set(found_now.unrecorded.get(key, ())) - set(ids)
+        ]
+        if strays:
+            delete_ids(store, strays)
+            report.deleted += len(strays)
+            mark_changed(location, embeddings, store)
         # Only now that every passage is committed (written, recorded, stale ones deleted).
         fingerprints.remember(
             {

@@ -74,12 +74,14 @@ class Survey:
     ``unchanged``: the files (by key) to pass over, and their fingerprints. ``stored``: the
     keys of the files that have passages in the store under the folders scanned (for the
     cleanup of files gone). ``lost``: record keys of files to read whose passages the store
-    no longer holds: forgotten, so that those passages are written again.
+    no longer holds: forgotten, so that those passages are written again. ``unrecorded``:
+    ids of passages in the store that the records do not know, by file.
     """
 
     unchanged: dict[str, Fingerprint]
     stored: set[str]
     lost: list[str]
+    unrecorded: dict[str, list[str]]
 
 
 class Fingerprints:
@@ -223,7 +225,9 @@ def survey(
     unrecorded = metadatas_by_id(
         store, sorted({i for ids in held.values() for i in ids if i not in group_of})
     )
-    doubtful = {str(meta.get(SOURCE_ID_KEY)) for meta in unrecorded.values()}
+    doubtful: dict[str, list[str]] = {}
+    for doc_id, meta in unrecorded.items():
+        doubtful.setdefault(str(meta.get(SOURCE_ID_KEY)), []).append(doc_id)
     unchanged: dict[str, Fingerprint] = {}
     lost: dict[str, None] = {}
     for file in files:
@@ -246,7 +250,7 @@ def survey(
         for meta in unrecorded.values()
         if meta.get("origin") in scanned and meta.get(SOURCE_ID_KEY)
     }
-    return Survey(unchanged, stored, list(lost))
+    return Survey(unchanged, stored, list(lost), doubtful)
 
 
 def confirm_records(records: Any, keys: Iterable[str]) -> None:
