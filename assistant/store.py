@@ -381,6 +381,17 @@ def values_where_in(store: VectorStore, field: str, values: Sequence[str], wante
     return found
 
 
+def ids_where_in(store: VectorStore, field: str, values: Sequence[str]) -> set[str]:
+    """The ids of the passages whose metadata ``field`` is one of ``values`` (nothing else is
+    read: a few seconds for 50,000 passages, where their metadata takes 8-11)."""
+    found: set[str] = set()
+    for chunk in _chunks(list(values)):
+        where: Any = {field: {"$in": list(chunk)}}
+        for page in _pages(_chroma(store), include=[], where=where):
+            found.update(page["ids"])
+    return found
+
+
 def first_passage(store: VectorStore) -> tuple[str, str, dict[str, Any]] | None:
     """The collection's oldest passage as (id, text, metadata); ``None`` when it is empty."""
     found = _chroma(store).get(limit=1, include=["documents", "metadatas"])

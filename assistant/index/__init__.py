@@ -3,10 +3,12 @@
 Uses LangChain's indexing API with a SQL record manager kept beside Chroma in ``index/``
 (:mod:`.records`). Passage ids come from :mod:`.identity` (text and document, not offsets),
 folders keep stable names (:mod:`.folders`), and an index from an older version is brought
-up to date first (:mod:`.upgrade`). Chroma *upserts* by id, so a run killed midway and run
-again still ends with every passage exactly once. Every write holds the index's write lock,
-and gives the collection a new version (:func:`assistant.store.mark_written`): a running
-chat, in any process, sees it on its next question.
+up to date first (:mod:`.upgrade`). A file unchanged since its passages were committed is
+passed over without being read (:mod:`.fingerprints`). Chroma *upserts* by id, so a run
+killed midway and run again still ends with every passage exactly once. Every write holds
+the index's write lock, and gives the collection a new version
+(:func:`assistant.store.mark_written`): a running chat, in any process, sees it on its next
+question.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import groupby, islice
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,15 @@ from assistant.errors import (
     StoreIncompatibleError,
     StoreUnauthorizedError,
     StoreUnreachableError,
+)
+from assistant.index.fingerprints import (
+    Fingerprint,
+    Fingerprints,
+    confirm_records,
+    forget_records,
+    ids_digest,
+    passage_signature,
+    survey,
 )
 from assistant.index.folders import assign_origins, origin_folder
 from assistant.index.identity import REFRESH_CHUNK, SOURCE_ID_KEY, assign_ids, passage_id
@@ -58,7 +69,6 @@ from assistant.store import (
     open_store,
     store_error,
     update_metadatas,
-    values_where_in,
     write_manifest,
 )
 
@@ -124,10 +134,13 @@ def index_paths(
     """Index the files under ``paths`` into the store at ``location``.
 
     A file that cannot be read (or written) is reported in ``failed``, its earlier passages
-    are kept, and the other files are still indexed. For each folder given, the passages of
-    files that are no longer in it are deleted. With ``rebuild`` the store is deleted first
-    (the way out of a corrupt index). ``batch_size``: passages embedded and written per batch.
-    A file larger than ``max_file_mb`` fails without being read.
+    are kept, and the other files are still indexed. A file whose passages are in the index
+    and whose bytes (and everything else that decides its passages) are the same as when
+    they were committed is not read again: its passages count as skipped. For each folder
+    given, the passages of files that are no longer in it are deleted. With ``rebuild`` the
+    store is deleted first (the way out of a corrupt index). ``batch_size``: passages
+    embedded and written per batch. A file larger than ``max_file_mb`` fails without being
+    read.
 
     Raises:
         IngestError: a path does not exist (checked before anything is changed).
@@ -142,12 +155,56 @@ def index_paths(
         report = IndexReport()
         for source, reason in found.skipped:
             _warn(report, source, f"skipped: {reason}")
-        passages = _passages(files, embeddings, report, progress=progress, max_file_mb=max_file_mb)
-        _index_documents(passages, location, embeddings, store, report, batch_size)
         scanned = {origins[str(p.resolve())] for p in paths if p.is_dir()}
+        records = open_record_manager(location, embeddings)
+        fingerprints = Fingerprints(records)
+        signature = passage_signature(embeddings)
+        found_now = survey(
+            files,
+            scanned,
+            store=store,
+            records=records,
+            fingerprints=fingerprints,
+            signature=signature,
+            max_file_mb=max_file_mb,
+        )
+        forget_records(records, found_now.lost)  # the store lost them: write them again
+        confirm_records(records, found_now.unchanged)
+        read: dict[str, Fingerprint] = {}
+        passages = _passages(
+            files,
+            embeddings,
+            report,
+            progress=progress,
+            max_file_mb=max_file_mb,
+            unchanged=found_now.unchanged,
+            read=read,
+            signature=signature,
+        )
+        committed = _index_documents(passages, location, embeddings, store, report, batch_size)
+        # Passages the store held and the records did not (a run killed between its two
+        # writes) that this run did not write again: left from an earlier version of a file.
+        strays = [
+            doc_id
+            for key, ids in committed.items()
+            for doc_id in set(found_now.unrecorded.get(key, ())) - set(ids)
+        ]
+        if strays:
+            delete_ids(store, strays)
+            report.deleted += len(strays)
+            mark_changed(location, embeddings, store)
+        # Only now that every passage is committed (written, recorded, stale ones deleted).
+        fingerprints.remember(
+            {
+                key: replace(read[key], passages=len(ids), ids=ids_digest(ids))
+                for key, ids in committed.items()
+                if key in read
+            }
+        )
         if scanned:  # files that failed are present: their earlier passages are kept
             present = {f.key for f in files}
-            report.deleted += _delete_missing(location, embeddings, scanned, present)
+            gone = sorted(found_now.stored - present)
+            report.deleted += delete_keys(location, embeddings, gone)
         report.seconds = time.perf_counter() - started
     log.info("indexed: %s", report.to_dict())
     return report
@@ -206,20 +263,27 @@ def _index_documents(
     store: VectorStore,
     report: IndexReport,
     batch_size: int,
-) -> None:
+) -> dict[str, list[str]]:
     """Write the passages batch by batch; a batch that fails is written again file by file,
     so that only the files that really fail are lost (and reported). Then delete the
     passages of the files seen that were not confirmed by this run, and rewrite the moved
-    passages' positions."""
+    passages' positions. Return the ids of the passages of each file written whole."""
     records = open_record_manager(location, embeddings)
+    fingerprints = Fingerprints(records)
     since = records.get_time()
     positions: dict[str, dict[str, Any]] = {}
     groups: dict[str, str] = {}
     failed: set[str] = set()
     batches = _batched(assign_ids(passages, positions), batch_size)
     for batch in batches:
+        new = {}
         for passage in batch:
-            groups.setdefault(passage.metadata[SOURCE_ID_KEY], passage.metadata["source"])
+            key = passage.metadata[SOURCE_ID_KEY]
+            if key not in groups:
+                new[key] = groups[key] = passage.metadata["source"]
+        # A file's fingerprint goes before any of its passages is written: a run killed
+        # from here on leaves none saying that its passages are whole.
+        fingerprints.forget(new)
         try:
             _write_batch(batch, records, store, report)
             continue
@@ -246,6 +310,11 @@ def _index_documents(
     report.deleted += _delete_unconfirmed(records, store, stale, since)
     report.moved += _refresh_positions(store, positions, failed)
     mark_changed(location, embeddings, store)
+    committed: dict[str, list[str]] = {key: [] for key in groups if key not in failed}
+    for doc_id, meta in positions.items():
+        if meta.get(SOURCE_ID_KEY) in committed:
+            committed[meta[SOURCE_ID_KEY]].append(doc_id)
+    return committed
 
 
 def _write_batch(
@@ -360,6 +429,7 @@ def delete_keys(
     with write_lock(location, lock_timeout_s):
         store = open_store(location, embeddings)
         records = open_record_manager(location, embeddings)
+        Fingerprints(records).forget(doc_keys)  # first: their passages are going
         deleted = 0
         for ids in delete_where_in(store, SOURCE_ID_KEY, doc_keys):
             records.delete_keys(ids)  # the store first: a run killed here leaves records
@@ -373,15 +443,6 @@ def delete_keys(
     return deleted
 
 
-def _delete_missing(
-    location: StoreLocation, embeddings: SentenceEmbeddings, origins: set[str], present: set[str]
-) -> int:
-    """Delete the passages of files of these folders (by name) that were not found."""
-    store = open_store(location, embeddings)
-    gone = values_where_in(store, "origin", sorted(origins), SOURCE_ID_KEY) - present
-    return delete_keys(location, embeddings, sorted(gone))
-
-
 _PROGRESS_EVERY = 64  # passages between updates of the in-file progress
 
 
@@ -391,20 +452,35 @@ def _passages(
     report: IndexReport,
     *,
     progress: bool,
-    max_file_mb: float | None = None,
+    max_file_mb: float | None,
+    unchanged: dict[str, Fingerprint],
+    read: dict[str, Fingerprint],
+    signature: str,
 ) -> Iterator[Document]:
+    """The passages of ``files`` but the ``unchanged`` ones (their passages are counted as
+    skipped, their warnings given again); each file read gets its fingerprint in ``read``
+    (without its passages yet)."""
     from tqdm import tqdm
 
     bar = tqdm(files, desc="indexing", unit="file", file=sys.stderr, disable=not progress)
     for file in bar:
+        known = unchanged.get(file.key)
+        if known is not None:
+            report.skipped += known.passages
+            for warning in known.warnings:
+                _warn(report, file.source, warning)
+            continue
         bar.set_postfix_str(file.source[-40:], refresh=False)
+        warnings: list[str] = []
+        content: list[tuple[int, str]] = []
         try:
             passages = load_passages(
                 file,
                 max_tokens=embeddings.max_tokens,
                 count_tokens=embeddings.count_tokens,
                 max_file_mb=max_file_mb,
-                warn=functools.partial(_warn, report, file.source),
+                warn=functools.partial(_warn, report, file.source, kept=warnings),
+                fingerprint=functools.partial(_keep_content, content),
             )
         except IngestError as exc:
             _fail(report, file, str(exc))
@@ -412,6 +488,8 @@ def _passages(
         except Exception as exc:  # noqa: BLE001 - one file's failure never stops the run
             _fail(report, file, f"cannot be read: {type(exc).__name__}: {exc}")
             continue
+        for size, sha256 in content[-1:]:
+            read[file.key] = Fingerprint(size, sha256, signature, warnings=tuple(warnings))
         # Progress within the file: a large one is thousands of passages, embedded batch by
         # batch as they are taken from here, and minutes with the file count standing still.
         total = len(passages)
@@ -421,9 +499,15 @@ def _passages(
             yield passage
 
 
-def _warn(report: IndexReport, source: str, message: str) -> None:
+def _warn(report: IndexReport, source: str, message: str, *, kept: list[str] | None = None) -> None:
+    if kept is not None:
+        kept.append(message)
     report.warnings.append({"source": source, "warning": printable(message)})
     log.info("%s: %s", source, message)  # the CLI prints the report's warnings itself
+
+
+def _keep_content(kept: list[tuple[int, str]], size: int, sha256: str) -> None:
+    kept.append((size, sha256))
 
 
 def _fail(report: IndexReport, file: SourceFile, reason: str) -> None:

@@ -12,6 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import VectorStore
 
 from assistant.embeddings import SentenceEmbeddings
+from assistant.index.fingerprints import Fingerprints
 from assistant.index.folders import new_origin, read_origins, write_origins
 from assistant.index.identity import REFRESH_CHUNK, SOURCE_ID_KEY, assign_ids
 from assistant.index.records import open_record_manager
@@ -43,6 +44,7 @@ def upgrade_layout(
     if first is None or not _is_old_layout(*first):
         return
     records = open_record_manager(location, embeddings)
+    Fingerprints(records).forget_all()  # every passage gets a new id: read every file again
     registry = read_origins(location)
     names = {path: name for name, path in registry.items()}
     # Texts and metadata only: the vectors are read a chunk at a time, as they are written.

@@ -9,10 +9,11 @@ says what to do; library exceptions never escape, since a bad file is the user's
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.errors import IngestError
@@ -58,6 +59,10 @@ class LoadedDocument:
     title: str | None  # None when the format has no title; the caller then uses the first line
     pages: list[Page]
     warnings: tuple[str, ...] = ()  # loaded, but the user should check something (encoding)
+    # The file's bytes this was read from: their count and sha256 (what the index records,
+    # to pass over the file while its bytes stay the same).
+    size: int = field(default=0, compare=False)
+    sha256: str = field(default="", compare=False)
 
 
 def load_document(path: Path, *, max_mb: float | None = None) -> LoadedDocument:
@@ -87,7 +92,7 @@ def load_document(path: Path, *, max_mb: float | None = None) -> LoadedDocument:
         raise _error(
             path, "it contains no text; there is nothing to index.", "Check it is the right file."
         )
-    return document
+    return replace(document, size=len(raw), sha256=hashlib.sha256(raw).hexdigest())
 
 
 def check_supported(path: Path) -> None:

@@ -288,11 +288,13 @@ def load_passages(
     count_tokens: TokenCounter | None = None,
     max_file_mb: float | None = None,
     warn: Callable[[str], None] | None = None,
+    fingerprint: Callable[[int, str], None] | None = None,
 ) -> list[Document]:
     """Load one file and cut it into passages.
 
     ``max_file_mb``: refuse a larger file. ``warn`` is given what the user should check in
-    a file that did load (such as a guessed encoding).
+    a file that did load (such as a guessed encoding); ``fingerprint``, the size and sha256
+    of the bytes the passages were cut from.
 
     Raises:
         IngestError: the file cannot be read, is of an unsupported kind, is too large, or
@@ -310,6 +312,8 @@ def load_passages(
     )
     if not passages:
         raise IngestError(f"“{file.path}” holds no text to index.")
+    if fingerprint is not None:
+        fingerprint(document.size, document.sha256)
     for passage in passages:
         passage.metadata["origin"] = file.origin
         passage.metadata["doc_key"] = file.key
