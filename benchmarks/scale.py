@@ -27,7 +27,8 @@ On the slice, the LangChain tutorial pipeline as the baseline, in its own proces
 With ``--server``: a real ``chroma run`` on loopback, the slice indexed into it
 (``ASSISTANT_CHROMA_URL``), re-indexed and served with the same figures (``--server-docs``:
 the whole docs too). Prints the tables and writes the figures (``--json``) and a plot of their
-growth (``--plot``, SVG); ``--replot FIGURES.json`` redraws the plot only.
+growth (``--plot``, SVG); ``--replot FIGURES.json...`` redraws the plot only, from the
+figures of one run or several (``--server-only`` runs the server part alone).
 """
 
 from __future__ import annotations
@@ -420,10 +421,15 @@ def main() -> None:
     parser.add_argument("--server", action="store_true", help="the slice on a `chroma run` too")
     parser.add_argument("--server-docs", action="store_true", help="and the whole docs on it")
     parser.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
+    parser.add_argument(
+        "--server-only", action="store_true", help="only the server part (implies --server)"
+    )
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
     parser.add_argument("--json", type=Path, default=RESULTS / "scale.json")
     parser.add_argument("--plot", type=Path, default=RESULTS / "scale.svg")
-    parser.add_argument("--replot", type=Path, help="redraw --plot from saved figures; no run")
+    parser.add_argument(
+        "--replot", type=Path, nargs="+", help="redraw --plot from saved figures; no run"
+    )
     parser.add_argument("--child", choices=["ours", "langchain"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--chroma-url", help=argparse.SUPPRESS)
@@ -437,12 +443,13 @@ def main() -> None:
         print(json.dumps({**figures, "peak_rss_mb": peak_rss_mb()}))
         return
     if args.replot:
-        saved = json.loads(args.replot.read_text())
-        plot([Figures(**f) for f in saved["figures"]], saved.get("baseline"), args.plot)
+        runs = [json.loads(path.read_text()) for path in args.replot]
+        figures = [Figures(**f) for run in runs for f in run["figures"]]
+        plot(figures, next((r["baseline"] for r in runs if r.get("baseline")), None), args.plot)
         return
-    if not (args.no_docs or args.index_dir):
+    if not (args.no_docs or args.index_dir or args.server_only):
         parser.error("--index-dir is required (or --no-docs)")
-    if args.server_docs:
+    if args.server_docs or args.server_only:
         args.server = True
 
     work = args.work or Path(tempfile.mkdtemp(prefix="assistant-scale-"))
@@ -466,49 +473,53 @@ def main() -> None:
 
     results: list[Figures] = []
     baseline = None
+    notes: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M %Z")}
 
     def save() -> None:  # after every corpus: a run that fails late keeps what it measured
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        figures = {"figures": [asdict(f) for f in results], "baseline": baseline}
+        notes["load_average"] = os.getloadavg()[0]
+        figures = {"figures": [asdict(f) for f in results], "baseline": baseline, **notes}
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
-    results.append(
-        measure(
-            Figures("bundled article", "embedded", len(list((ROOT / "corpus").iterdir()))),
-            ROOT / "corpus",
-            work / "article",
-            article_items,
-            article_questions,
-            rounds=args.rounds,
-        )
-    )
-    save()
-    if not args.no_baseline:
-        baseline = run_child("langchain", slice_dir, work / "langchain-slice")
-    slice_figures = measure(
-        Figures(f"docs slice (1/{args.every})", "embedded", len(sliced)),
-        slice_dir,
-        work / "slice-index",
-        slice_items,
-        doc_questions,
-        rounds=args.rounds,
-    )
-    results.append(slice_figures)
-    if baseline:
-        baseline["ours_passages"] = slice_figures.passages
-    save()
-    if not args.no_docs:
+    slice_figures = None
+    if not args.server_only:
         results.append(
             measure(
-                Figures("Python 3.11 docs", "embedded", pages),
-                args.docs,
-                args.index_dir,
-                doc_items,
-                doc_questions,
+                Figures("bundled article", "embedded", len(list((ROOT / "corpus").iterdir()))),
+                ROOT / "corpus",
+                work / "article",
+                article_items,
+                article_questions,
                 rounds=args.rounds,
             )
         )
         save()
+        if not args.no_baseline:
+            baseline = run_child("langchain", slice_dir, work / "langchain-slice")
+        slice_figures = measure(
+            Figures(f"docs slice (1/{args.every})", "embedded", len(sliced)),
+            slice_dir,
+            work / "slice-index",
+            slice_items,
+            doc_questions,
+            rounds=args.rounds,
+        )
+        results.append(slice_figures)
+        if baseline:
+            baseline["ours_passages"] = slice_figures.passages
+        save()
+        if not args.no_docs:
+            results.append(
+                measure(
+                    Figures("Python 3.11 docs", "embedded", pages),
+                    args.docs,
+                    args.index_dir,
+                    doc_items,
+                    doc_questions,
+                    rounds=args.rounds,
+                )
+            )
+            save()
     if args.server:
         sys.path.insert(0, str(ROOT))
         from tests.support import start_chroma
@@ -541,14 +552,14 @@ def main() -> None:
                         chroma_url=url,
                     )
                 )
-            server_rss = peak_rss_mb(server.pid)
+            notes["chroma_run_peak_rss_mb"] = server_rss = peak_rss_mb(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=60)
             log.close()
         print(f"\n`chroma run` peak RSS: {server_rss:.0f} MB", flush=True)
 
-    if baseline:
+    if baseline and slice_figures:
         print_baseline(baseline, slice_figures)
     print("\n## Growth: article → slice → docs\n")
     print(GROWTH_HEADER)
