@@ -11,7 +11,8 @@ Three corpora, in one run, each indexed into a folder of its own:
   temporary folder under the same relative paths;
 * the whole docs (about 50,000 passages) into ``--index-dir``: built and timed here when that
   folder holds no index; an index already there is served as it is (its build is not timed,
-  and it is never written to).
+  and it is never written to). ``--docs DIR --docs-label NAME`` measures another set in its
+  place (BENCHMARKS.md: 100,000 passages, the docs' HTML beside their ``.rst.txt`` sources).
 
 For each: the full index and a re-index with nothing changed (each in a fresh process, the
 model loaded before the clock starts; peak RSS of that process), ``app.py`` start-up (page
@@ -279,6 +280,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index-dir", type=Path, help="the whole docs' index (built if missing)")
     parser.add_argument("--docs", type=Path, default=DOCS)
+    parser.add_argument(
+        "--docs-label", default="Python 3.11 docs", help="the docs' name in the tables"
+    )
     parser.add_argument("--every", type=int, default=10, help="the slice: every N-th page")
     parser.add_argument("--rounds", type=int, default=2, help="warm-ask rounds of questions")
     parser.add_argument("--no-docs", action="store_true", help="the article and the slice only")
@@ -377,7 +381,7 @@ def main() -> None:
         if not args.no_docs:
             results.append(
                 measure(
-                    Figures("Python 3.11 docs", "embedded", pages),
+                    Figures(args.docs_label, "embedded", pages),
                     args.docs,
                     args.index_dir,
                     doc_items,
@@ -409,7 +413,7 @@ def main() -> None:
             if args.server_docs:
                 results.append(
                     measure(
-                        Figures("Python 3.11 docs", "server", pages),
+                        Figures(args.docs_label, "server", pages),
                         args.docs,
                         work / "docs-server-records",
                         doc_items,
