@@ -21,6 +21,10 @@ session each, as ``gradio_client`` does. A plain HTTP call is a new Gradio sessi
 Gradio builds each new session's copy of the page's configuration: nothing for the empty
 echo app, a few milliseconds for the chat's 29 blocks.
 
+Every server refreshes Gradio's monitoring summary every ``ANALYTICS_EVERY`` events, as
+the chat does (Gradio's default rebuilds it after every event, at a cost that grows with the
+events served: a long run would measure that more than either endpoint).
+
 Every client asks the same dev questions in turn, so after each endpoint's first round the
 question vectors come from the embeddings' cache (all but the first few dozen requests).
 
@@ -47,6 +51,8 @@ from pathlib import Path
 
 from common import DEV_QUESTIONS, ROOT, free_port, percentile, read_jsonl
 from common import ask_over_http as ask
+
+from assistant.ui import ANALYTICS_EVERY
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -234,6 +240,8 @@ def main() -> None:
         **os.environ,
         "ASSISTANT_INDEX_DIR": str(work / "index"),
         "ASSISTANT_CORPUS_DIR": str(corpus),
+        # Every server (chat and echo) refreshes Gradio's monitoring summary as the chat does.
+        "GRADIO_ANALYTICS_CACHE_FREQUENCY": str(ANALYTICS_EVERY),
     }
     subprocess.run(
         [sys.executable, "-m", "assistant.cli", "index", str(corpus)],
