@@ -25,8 +25,9 @@ Every server refreshes Gradio's monitoring summary every ``ANALYTICS_EVERY`` eve
 the chat does (Gradio's default rebuilds it after every event, at a cost that grows with the
 events served: a long run would measure that more than either endpoint).
 
-Every client asks the same dev questions in turn, so after each endpoint's first round the
-question vectors come from the embeddings' cache (all but the first few dozen requests).
+Before it is measured, each server is asked every dev question once (the echo too): what
+is measured is a warm server, whose question vectors all come from the embeddings' cache
+(every client asks the same dev questions in turn).
 
 The clients run in this process, on the same CPUs as the servers: what is measured is the
 whole machine's throughput, as a user on a small server would see it.
@@ -137,7 +138,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def serve(command: list[str], env: dict[str, str], port: int, api: str = "ask") -> subprocess.Popen:
+def serve(
+    command: list[str], env: dict[str, str], port: int, warm_up: list[str], api: str = "ask"
+) -> subprocess.Popen:
+    """Start a server; once it answers, ask it each question of ``warm_up`` once."""
     process = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -146,10 +150,13 @@ def serve(command: list[str], env: dict[str, str], port: int, api: str = "ask") 
         if process.poll() is not None:
             raise RuntimeError(f"{command} exited with {process.returncode}")
         try:
-            ask(port, "What is Plan T?", api=api)  # served and answering (warm-up started)
-            return process
+            ask(port, "What is Plan T?", api=api)  # served and answering
         except (OSError, RuntimeError, ValueError):
             time.sleep(0.2)
+            continue
+        for question in warm_up:
+            ask(port, question, api=api)
+        return process
     process.kill()
     raise RuntimeError(f"{command} did not answer within 120 s")
 
@@ -260,7 +267,9 @@ def main() -> None:
 
     try:
         port = free_port()
-        app = serve([sys.executable, "app.py"], {**env, "ASSISTANT_PORT": str(port)}, port)
+        app = serve(
+            [sys.executable, "app.py"], {**env, "ASSISTANT_PORT": str(port)}, port, questions
+        )
         try:
             measure("chat", "chat `/ask`", app, port, plain())
             stop, runs = threading.Event(), []
@@ -291,6 +300,7 @@ def main() -> None:
             [sys.executable, "-c", PAGE_ECHO_APP],
             {**env, "ASSISTANT_PORT": str(port)},
             port,
+            questions,
             api="echo",
         )
         try:
@@ -299,7 +309,7 @@ def main() -> None:
             page.terminate()
             page.wait(timeout=30)
         port = free_port()
-        echo = serve([sys.executable, "-c", ECHO_APP], {**env, "PORT": str(port)}, port)
+        echo = serve([sys.executable, "-c", ECHO_APP], {**env, "PORT": str(port)}, port, questions)
         try:
             measure("echo", "baseline: Gradio echo `/ask`", echo, port, plain())
             measure(
