@@ -141,24 +141,30 @@ def cpu_seconds(pid: int) -> float:
 def serve(
     command: list[str], env: dict[str, str], port: int, warm_up: list[str], api: str = "ask"
 ) -> subprocess.Popen:
-    """Start a server; once it answers, ask it each question of ``warm_up`` once."""
+    """Start a server; once it answers, ask it each question of ``warm_up`` once. A server
+    that fails to start or to answer is stopped, never left behind."""
     process = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    began = time.perf_counter()
-    while time.perf_counter() - began < 120:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command} exited with {process.returncode}")
-        try:
-            ask(port, "What is Plan T?", api=api)  # served and answering
-        except (OSError, RuntimeError, ValueError):
-            time.sleep(0.2)
-            continue
+    try:
+        began = time.perf_counter()
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command} exited with {process.returncode}")
+            if time.perf_counter() - began > 120:
+                raise RuntimeError(f"{command} did not answer within 120 s")
+            try:
+                ask(port, "What is Plan T?", api=api)  # served and answering
+                break
+            except (OSError, RuntimeError, ValueError):
+                time.sleep(0.2)
         for question in warm_up:
             ask(port, question, api=api)
-        return process
-    process.kill()
-    raise RuntimeError(f"{command} did not answer within 120 s")
+    except BaseException:
+        process.kill()
+        process.wait(timeout=30)
+        raise
+    return process
 
 
 def hammer(
