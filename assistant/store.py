@@ -300,11 +300,8 @@ class ChangeProbe:
             except sqlite3.Error:
                 self._close()  # e.g. a hot journal a read-only connection cannot roll back
                 return None
-        return (self._opened, int(row[0]))
-
-    def close(self) -> None:
-        with self._lock:
-            self._close()
+            # Under the lock: the version and the number of the connection that read it.
+            return (self._opened, int(row[0]))
 
     def _reopen(self, file: tuple[int, int]) -> None:
         self._close()

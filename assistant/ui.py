@@ -30,7 +30,7 @@ EXAMPLES = [
     "Why did the militias postpone targeting American forces?",
 ]
 #: Events between two refreshes of Gradio's monitoring summary (/monitoring). Gradio's
-#: default, 1, rebuilds a pandas table of the last 10,000 events after every event: ~20 ms
+#: default, 1, rebuilds a pandas table of the last 10,000 events after every event: 20-30 ms
 #: of CPU per question once the server has answered 10,000, more than the answer itself.
 ANALYTICS_EVERY = 1000
 # Below the sentences of an LLM answer shown so far.
