@@ -15,7 +15,7 @@ from langchain_core.vectorstores import VectorStore
 
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.types import Answer
-from assistant.chain import Answerer, Condenser, build_chain, llm_condenser
+from assistant.chain import Answerer, AnswerSteps, Condenser, llm_condenser
 from assistant.config import Settings
 from assistant.embeddings import SentenceEmbeddings
 from assistant.errors import IndexMissingError
@@ -29,7 +29,11 @@ _WARM_LIMIT = 2000
 
 @dataclass
 class Assistant:
-    """The pieces made from one ``Settings``: store, retriever, answerer and their chain."""
+    """The pieces made from one ``Settings``: store, retriever, answerer and their chain.
+
+    ``chain`` is the LangChain ``Runnable`` for use in other chains; :meth:`ask` calls the
+    same steps (``steps``) directly, without the ``Runnable`` machinery, for the same answer.
+    """
 
     settings: Settings
     embeddings: SentenceEmbeddings
@@ -39,6 +43,7 @@ class Assistant:
     retriever: HybridRetriever
     answerer: Answerer
     chain: Runnable[dict[str, Any], Answer]
+    steps: AnswerSteps
     #: The LLM that writes follow-ups out in full; None: the offline resolver does.
     condense: Condenser | None = None
 
@@ -50,8 +55,8 @@ class Assistant:
         k: int | None = None,
     ) -> Answer:
         """Answer one question, a follow-up to the ``history`` turns (question and the
-        assistant's answer each, oldest first; see :func:`build_chain`)."""
-        return self.chain.invoke({"question": question, "history": history, "k": k})
+        assistant's answer each, oldest first; see :func:`~assistant.chain.build_chain`)."""
+        return self.steps({"question": question, "history": history, "k": k})
 
     def warm(self) -> None:
         """Load the model and embed the passages' sentences ahead of the first question."""
@@ -138,11 +143,20 @@ def open_assistant(
         # A follow-up the model could not condense (server down or silent) is resolved
         # offline, and its answer does not wait for the same server again.
         condense = llm_condenser(model, timeout=settings.llm_timeout, on_failure=llm.note_failure)
-    chain = build_chain(
+    steps = AnswerSteps(
         retriever, answerer, max_question_chars=settings.max_question_chars, condense=condense
     )
     assistant = Assistant(
-        settings, embeddings, location, store, keywords, retriever, answerer, chain, condense
+        settings=settings,
+        embeddings=embeddings,
+        location=location,
+        store=store,
+        keywords=keywords,
+        retriever=retriever,
+        answerer=answerer,
+        chain=steps.as_runnable(),
+        steps=steps,
+        condense=condense,
     )
     if warm:
         assistant.warm()

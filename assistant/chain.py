@@ -178,6 +178,75 @@ class Answerer(Protocol):
     ) -> list[Answer]: ...
 
 
+class AnswerSteps:
+    """Validation, follow-up resolution, retrieval and answering as plain methods: what
+    :func:`build_chain` composes into a ``Runnable``, callable directly too.
+
+    Called directly (``steps(inputs)``) they give the same answer as the chain without
+    LangChain's per-step bookkeeping (configs, callback managers, signature inspection:
+    about 1 ms a question, as much as retrieval) — what :meth:`Assistant.ask
+    <assistant.assemble.Assistant.ask>` does on every question the CLI and the UI ask.
+    """
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        answerer: Answerer,
+        *,
+        max_question_chars: int = 2000,
+        condense: Condenser | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.answerer = answerer
+        self.max_question_chars = max_question_chars
+        self.condense = condense
+
+    def __call__(self, inputs: dict[str, Any]) -> Answer:
+        """Answer ``inputs`` (see :func:`build_chain`) step by step, as the chain does."""
+        return self.answer(self.retrieve(self.prepare(inputs)))
+
+    def prepare(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        question = check_question(inputs.get("question"), max_chars=self.max_question_chars)
+        history = as_turns(inputs.get("history"))
+        k = inputs.get("k") or self.retriever.k
+        if not isinstance(k, int) or k < 1:
+            raise InvalidQuestionError(f"k must be a positive whole number, not {k!r}.")
+        return {
+            "question": question,
+            "query": standalone_question(question, history, condense=self.condense),
+            "k": k,
+            "started": time.perf_counter(),
+        }
+
+    def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+        began = time.perf_counter()
+        passages = self.retriever.rank_many([state["query"]], k=state["k"])[0]
+        return {**state, "passages": passages, "retrieve_ms": _ms_since(began)}
+
+    def answer(self, state: dict[str, Any]) -> Answer:
+        began = time.perf_counter()
+        result = self.answerer.answer(state["query"], state["passages"])
+        timings = {
+            "retrieve": state["retrieve_ms"],
+            "answer": _ms_since(began),
+            "total": _ms_since(state["started"]),
+        }
+        return replace(
+            result,
+            question=state["question"],
+            standalone_question=state["query"],
+            timings_ms=timings,
+        )
+
+    def as_runnable(self) -> Runnable[dict[str, Any], Answer]:
+        """The steps as one LangChain ``Runnable`` (see :func:`build_chain`)."""
+        return (
+            RunnableLambda(self.prepare, name="prepare")
+            | RunnableLambda(self.retrieve, name="retrieve")
+            | RunnableLambda(self.answer, name="answer")
+        ).with_config(run_name="cited_answer")
+
+
 def build_chain(
     retriever: HybridRetriever,
     answerer: Answerer,
@@ -191,45 +260,10 @@ def build_chain(
     Output: an :class:`Answer` with ``standalone_question`` (what was searched for and
     answered) and ``timings_ms`` = retrieve, answer, total.
     """
-
-    def prepare(inputs: dict[str, Any]) -> dict[str, Any]:
-        question = check_question(inputs.get("question"), max_chars=max_question_chars)
-        history = as_turns(inputs.get("history"))
-        k = inputs.get("k") or retriever.k
-        if not isinstance(k, int) or k < 1:
-            raise InvalidQuestionError(f"k must be a positive whole number, not {k!r}.")
-        return {
-            "question": question,
-            "query": standalone_question(question, history, condense=condense),
-            "k": k,
-            "started": time.perf_counter(),
-        }
-
-    def retrieve(state: dict[str, Any]) -> dict[str, Any]:
-        began = time.perf_counter()
-        passages = retriever.rank_many([state["query"]], k=state["k"])[0]
-        return {**state, "passages": passages, "retrieve_ms": _ms_since(began)}
-
-    def answer(state: dict[str, Any]) -> Answer:
-        began = time.perf_counter()
-        result = answerer.answer(state["query"], state["passages"])
-        timings = {
-            "retrieve": state["retrieve_ms"],
-            "answer": _ms_since(began),
-            "total": _ms_since(state["started"]),
-        }
-        return replace(
-            result,
-            question=state["question"],
-            standalone_question=state["query"],
-            timings_ms=timings,
-        )
-
-    return (
-        RunnableLambda(prepare, name="prepare")
-        | RunnableLambda(retrieve, name="retrieve")
-        | RunnableLambda(answer, name="answer")
-    ).with_config(run_name="cited_answer")
+    steps = AnswerSteps(
+        retriever, answerer, max_question_chars=max_question_chars, condense=condense
+    )
+    return steps.as_runnable()
 
 
 def _as_text(text: str) -> str:

@@ -39,6 +39,7 @@ from assistant.rerank import TermIndex, inverse_document_frequency
 from assistant.store import (
     StoreLocation,
     StoreVersion,
+    change_probe,
     documents_by_id,
     passage_ids,
     passage_texts,
@@ -278,6 +279,9 @@ class KeywordIndex:
         self._lock = threading.Lock()
         self._documents: OrderedDict[str, Document] = OrderedDict()
         self.loaded = Terms.build([], {}, *_empty_arrays(), None)
+        self._probe = change_probe(store)
+        # (stamp, version) of the last look at the store (see ensure_current).
+        self._checked: tuple[tuple[int, int], StoreVersion] | None = None
         self.refresh()
 
     # --- reading -------------------------------------------------------------------------
@@ -333,10 +337,21 @@ class KeywordIndex:
 
     def ensure_current(self) -> None:
         """Catch up if the collection changed (or was rebuilt) since the last look (a store
-        other than Chroma is never seen to change: call :meth:`refresh`)."""
+        other than Chroma is never seen to change: call :meth:`refresh`).
+
+        Embedded, a :class:`~assistant.store.ChangeProbe` stamp equal to the one read before
+        the last look, with that look's version still loaded, means nothing was committed
+        since: the store is not asked again (microseconds instead of a collection read).
+        On a server the server is asked every time.
+        """
+        stamp = self._probe.stamp() if self._probe is not None else None
+        if stamp is not None and self._checked == (stamp, self.loaded.version):
+            return
         version = store_version(self.store, self.location)
         if version is not None and version != self.loaded.version:
             self.refresh(version)
+        # The stamp was read before the version: a write after it changes the next stamp.
+        self._checked = (stamp, version) if stamp is not None and version is not None else None
 
     def refresh(self, version: StoreVersion | None = None) -> None:
         """Bring the index up to date with the store: from the saved index, incrementally

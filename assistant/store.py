@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -254,6 +256,84 @@ def store_version(store: VectorStore, location: StoreLocation | None = None) -> 
         store._chroma_collection = collection
     written = str((collection.metadata or {}).get(_VERSION_KEY, ""))
     return StoreVersion(str(collection.id), written)
+
+
+#: The SQLite database an embedded Chroma keeps in its folder: every write, by any process,
+#: is committed there (the collection's version too, see :func:`mark_written`).
+_CHROMA_DATABASE = "chroma.sqlite3"
+
+
+class ChangeProbe:
+    """Tell, in microseconds, that nothing was committed to an embedded store since a stamp.
+
+    A stamp is SQLite's ``PRAGMA data_version`` read on a read-only connection of our own,
+    with the database file's identity: the data version "changes if changes were committed
+    to the database by any other connection" — another process, or Chroma's own connections
+    in this one — and needs no clock, so no write can share a stamp with the state before
+    it. A database file replaced (another inode) starts a new connection whose stamps never
+    equal the old ones. ``None`` whenever that cannot be told (the file is missing, SQLite
+    refuses): the caller then asks the store.
+
+    Sound use: read the stamp, *then* the store's version; while a later stamp equals it,
+    nothing was committed since, and that version is still the store's.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None  # (device, inode) the connection reads
+        self._opened = 0  # connections opened: data versions of two are not comparable
+
+    def stamp(self) -> tuple[int, int] | None:
+        """(connection number, data version) now; ``None`` when it cannot be told."""
+        try:
+            info = os.stat(self.database)
+        except OSError:
+            return None
+        with self._lock:
+            try:
+                if self._connection is None or self._file != (info.st_dev, info.st_ino):
+                    self._reopen((info.st_dev, info.st_ino))
+                assert self._connection is not None
+                row = self._connection.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error:
+                self._close()  # e.g. a hot journal a read-only connection cannot roll back
+                return None
+            # Under the lock: the version and the number of the connection that read it.
+            return (self._opened, int(row[0]))
+
+    def _reopen(self, file: tuple[int, int]) -> None:
+        self._close()
+        # Read-only, autocommit (each PRAGMA its own read transaction), any thread.
+        self._connection = sqlite3.connect(
+            f"{self.database.absolute().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        self._file = file
+        self._opened += 1
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = None
+        self._file = None
+
+
+def change_probe(store: VectorStore) -> ChangeProbe | None:
+    """A :class:`ChangeProbe` on the database of ``store``'s embedded Chroma; ``None`` for a
+    Chroma server (whose changes only the server can tell) or a store that is not Chroma."""
+    if not isinstance(store, Chroma):
+        return None
+    try:
+        settings = store._client.get_settings()
+    except Exception:  # noqa: BLE001 - a client without settings: ask the store every time
+        return None
+    if not settings.is_persistent or not settings.persist_directory:
+        return None
+    return ChangeProbe(Path(settings.persist_directory) / _CHROMA_DATABASE)
 
 
 def mark_written(store: VectorStore) -> None:

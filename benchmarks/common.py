@@ -57,17 +57,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def ask_over_http(port: int, question: str, k: int = 4) -> dict[str, Any]:
+def ask_over_http(
+    port: int, question: str, k: int = 4, *, api: str = "ask", session: str | None = None
+) -> dict[str, Any]:
     """Ask the chat at ``port`` through Gradio's HTTP API (POST the call, then read its
-    result stream); the answer's JSON, as ``assistant ask --json`` prints it."""
+    result stream); the answer's JSON, as ``assistant ask --json`` prints it.
+
+    Without ``session`` each call is a new Gradio session (as a plain HTTP client's is);
+    with it, calls share that session, as those of one ``gradio_client.Client`` do."""
     import urllib.request
 
-    base = f"http://127.0.0.1:{port}/gradio_api/call/ask"
+    base = f"http://127.0.0.1:{port}/gradio_api/call/{api}"
+    # Over plain HTTP Gradio wants every input: question, k, history (none here).
+    body: dict[str, Any] = {"data": [question, k, None]}
+    if session is not None:
+        body["session_hash"] = session
     request = urllib.request.Request(
-        base,
-        # Over plain HTTP Gradio wants every input: question, k, history (none here).
-        data=json.dumps({"data": [question, k, None]}).encode(),
-        headers={"Content-Type": "application/json"},
+        base, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=60) as reply:
         event_id = json.load(reply)["event_id"]

@@ -56,3 +56,30 @@ def test_a_question_with_a_lone_surrogate_is_answered_not_a_crash(article_assist
     assert check_question("\ud83d\ude00 ok", max_chars=100) == "\U0001f600 ok"  # a pair, joined
     answer = article_assistant.ask("What is Plan T?\ud839", history=["\udc00 and it?"])
     assert "link the pressures" in answer.text
+
+
+def test_ask_gives_the_chains_answer(article_assistant):
+    # Assistant.ask calls the chain's steps directly (no Runnable machinery): same answers,
+    # same passages and scores, for fresh questions, follow-ups and other k.
+    import json
+
+    from .conftest import DATA
+
+    questions = [json.loads(line)["question"] for line in (DATA / "dev_questions.jsonl").open()]
+    cases = [{"question": q} for q in questions] + [
+        {"question": "What does he believe will happen?", "history": ["Who is Omar Khawlani?"]},
+        {"question": "What is Plan T?", "k": 2},
+        {"question": "Who is Khaled Hammadi?", "k": 7},
+    ]
+
+    def seen(answer) -> tuple:
+        shown = answer.to_dict()
+        del shown["timings_ms"]
+        return shown, [(p.id, p.metadata) for p in answer.retrieved], set(answer.timings_ms)
+
+    for case in cases:
+        direct = article_assistant.ask(
+            case["question"], history=case.get("history", ()), k=case.get("k")
+        )
+        chained = article_assistant.chain.invoke(case)
+        assert seen(direct) == seen(chained), case

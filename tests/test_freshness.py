@@ -136,3 +136,78 @@ def test_a_question_while_the_collection_is_gone_says_to_ask_again(
         assistant.ask("What is Plan T?")
     _writer(["index", "--json"], tmp_path / "index", corpus_copy, None)
     assert "link the pressures" in assistant.ask("What is Plan T?").text
+
+
+# A writer in another process that, on each line read, gives the collection a new version
+# (what every indexing write ends with) and prints it: the reader checks right after.
+_VERSION_WRITER = """
+import sys
+from assistant.embeddings import SentenceEmbeddings
+from assistant.store import StoreLocation, mark_written, open_store, store_version
+store = open_store(StoreLocation(__import__("pathlib").Path(sys.argv[1]), "articles"),
+                   SentenceEmbeddings())
+for line in sys.stdin:
+    mark_written(store)
+    print(store_version(store).written, flush=True)
+"""
+
+
+def test_the_cheap_check_sees_every_write_of_another_process_at_once(
+    tmp_path, corpus_copy, embeddings, monkeypatch
+):
+    # Each write lands right after the reader's last check (well within one tick of a file
+    # clock, where a check by modification time could miss it); the next check must see it,
+    # and a check with nothing written since must not ask the store again.
+    import assistant.keywords as keywords_module
+
+    keywords = _open(tmp_path, corpus_copy, None, embeddings).keywords
+    assert keywords._probe is not None  # embedded: the cheap check is in use
+    asked: list[int] = []
+    real_version = keywords_module.store_version
+    monkeypatch.setattr(
+        keywords_module, "store_version", lambda *a: asked.append(1) or real_version(*a)
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _VERSION_WRITER, str(tmp_path / "index")],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        keywords.ensure_current()
+        for _ in range(25):
+            asked.clear()
+            keywords.ensure_current()
+            assert asked == []  # nothing written: the store is not asked
+            assert writer.stdin is not None and writer.stdout is not None
+            writer.stdin.write("write\n")
+            writer.stdin.flush()
+            written = writer.stdout.readline().strip()
+            keywords.ensure_current()
+            assert asked == [1]
+            assert keywords.loaded.version is not None
+            assert keywords.loaded.version.written == written
+    finally:
+        writer.stdin.close()  # type: ignore[union-attr]
+        writer.wait(timeout=60)
+    assert writer.returncode == 0
+
+
+def test_the_cheap_check_follows_an_index_folder_made_anew(tmp_path, corpus_copy, embeddings):
+    # The database file deleted and made again (a damaged index rebuilt as a folder): a new
+    # file is never taken for the old one, whatever its data version.
+    from assistant.store import change_probe
+
+    assistant = _open(tmp_path, corpus_copy, None, embeddings)
+    probe = change_probe(assistant.store)
+    assert probe is not None and probe.database.exists()
+    first = probe.stamp()
+    assert first is not None and probe.stamp() == first
+    copy = probe.database.with_name("copy.sqlite3")
+    copy.write_bytes(probe.database.read_bytes())
+    copy.replace(probe.database)  # same bytes, another file
+    second = probe.stamp()
+    assert second is not None and second != first and probe.stamp() == second
+    probe.database.unlink()
+    assert probe.stamp() is None  # cannot tell: the caller asks the store

@@ -401,3 +401,42 @@ def test_the_ask_api_takes_k_as_a_whole_number(ask_api, k):
     answer = ask_api("Who is Omar Khawlani?", k)
     assert not answer["refused"]
     assert any("Khawlani" in c["quote"] for c in answer["citations"])
+
+
+def test_the_served_app_does_not_rebuild_gradios_monitoring_summary_on_every_question(
+    article_assistant, monkeypatch
+):
+    # Gradio's default rebuilds a pandas table of the last 10,000 events after each event
+    # (~20 ms a question on a busy server); the chat refreshes it every ANALYTICS_EVERY.
+    import dataclasses
+    import json
+    import urllib.request
+
+    from assistant.ui import ANALYTICS_EVERY, launch
+
+    from .support import free_port
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1")  # restored afterwards
+    monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY")
+    port = free_port()
+    settings = article_assistant.settings.model_copy(update={"port": port})
+    app, url, _ = launch(
+        dataclasses.replace(article_assistant, settings=settings), prevent_thread_lock=True
+    )
+    try:
+        assert app.get_blocks()._queue.ANAYLTICS_CACHE_FREQUENCY == ANALYTICS_EVERY > 1
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(2):
+            call = urllib.request.Request(
+                f"{base}/gradio_api/call/ask",
+                data=json.dumps({"data": ["What is Plan T?", 4, None]}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(call, timeout=60) as reply:
+                event = json.load(reply)["event_id"]
+            with urllib.request.urlopen(f"{base}/gradio_api/call/ask/{event}", timeout=60) as r:
+                assert "link the pressures" in r.read().decode()
+        with urllib.request.urlopen(f"{base}/monitoring/summary", timeout=60) as reply:
+            assert json.load(reply) == {"functions": {}}  # not rebuilt after each question
+    finally:
+        app.get_blocks().close()
