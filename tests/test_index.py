@@ -128,6 +128,31 @@ def test_sources_say_when_each_document_was_indexed(folder, location, embeddings
     assert all(before <= t <= dt.datetime.now() for t in times)
 
 
+def test_sources_come_from_the_records_and_agree_with_reading_every_passage(
+    folder, location, embeddings, monkeypatch
+):
+    import assistant.sources as sources
+
+    _index(folder, location, embeddings)
+    read_every_passage = []
+    original = sources.passage_metadatas
+
+    def counted(store):
+        read_every_passage.append(True)
+        return original(store)
+
+    monkeypatch.setattr(sources, "passage_metadatas", counted)
+    from_records = list_sources(location, embeddings)
+    assert not read_every_passage  # the records account for every stored passage
+    monkeypatch.setattr(sources, "_record_groups", lambda location, embeddings: {})
+    from_store = list_sources(location, embeddings)  # no records: as a second machine
+    assert read_every_passage
+    assert [(s.source, s.title, s.passages, s.key) for s in from_records] == [
+        (s.source, s.title, s.passages, s.key) for s in from_store
+    ]
+    assert [s.passages for s in from_records] == [2, 2, 2]
+
+
 def test_two_folders_with_the_same_file_name_do_not_clash(tmp_path, location, embeddings):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
