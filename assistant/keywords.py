@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -161,28 +162,27 @@ def tokenized(
     """Term ids (``vocabulary`` grows with new terms), sentence numbers from
     ``first_sentence`` on, and lengths, of each text's sentences' terms in order.
 
-    Each text's ids become a small array at once: a list of 10 million Python ints would
-    take ~350 MB where the arrays take 40."""
-    tokens: list[np.ndarray] = []
-    sentences: list[np.ndarray] = []
-    lengths: list[int] = []
+    The ids go straight into growing C arrays: a list of 10 million Python ints would take
+    ~350 MB where the arrays take 40, and a small numpy array per text (two per passage,
+    kept until the end among the texts' short-lived strings) fragmented the heap: the
+    process kept ~300 MB more than it used at 100,000 passages."""
+    tokens = array("i")
+    sentences = array("i")
+    lengths = array("q")
     sentence = first_sentence
     for text in texts:
-        ids: list[int] = []
-        numbers: list[int] = []
+        count = 0
         for span in split_sentences(text):
             terms = [vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(span.text)]
-            ids.extend(terms)
-            numbers.extend([sentence] * len(terms))
+            tokens.extend(terms)
+            sentences.extend([sentence] * len(terms))
+            count += len(terms)
             sentence += 1
-        tokens.append(np.asarray(ids, dtype=np.int32))
-        sentences.append(np.asarray(numbers, dtype=np.int32))
-        lengths.append(len(ids))
-    empty = np.zeros(0, dtype=np.int32)
+        lengths.append(count)
     return (
-        np.concatenate([empty, *tokens]),
-        np.concatenate([empty, *sentences]),
-        np.asarray(lengths, dtype=np.int64),
+        np.frombuffer(tokens, dtype=np.int32).copy() if tokens else np.zeros(0, np.int32),
+        np.frombuffer(sentences, dtype=np.int32).copy() if sentences else np.zeros(0, np.int32),
+        np.frombuffer(lengths, dtype=np.int64).copy() if lengths else np.zeros(0, np.int64),
     )
 
 
