@@ -197,6 +197,48 @@ class ExtractiveAnswerer:
         question_vectors: np.ndarray | None = None,
     ) -> list[Analysis]:
         """Score the sentences and, for phrases, the candidate phrases of each question."""
+        prepared, analyses = self._scored(questions, passages, question_vectors)
+        if not self.phrases:
+            return analyses
+        # Parse, in one batch, every question's best sentences (only those: the others
+        # cannot give the phrase, and spaCy is most of the answerer's time).
+        parsed = self.parse(prepared, self._needed(analyses))
+        for a in analyses:
+            if self._relevant(a):
+                self._choose(a, prepared, parsed)
+        return analyses
+
+    def unparsed(
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Document]],
+        *,
+        question_vectors: np.ndarray | None = None,
+    ) -> list[tuple[_SentenceKey, str]]:
+        """The sentences :meth:`answer_many` would parse for these questions that are not
+        parsed yet, each with its text: a batch run has them parsed elsewhere ahead
+        (:meth:`adopt`) while it answers the batch before."""
+        if not self.phrases:
+            return []
+        prepared, analyses = self._scored(questions, passages, question_vectors)
+        with self._lock:
+            keys = [k for k in dict.fromkeys(self._needed(analyses)) if k not in self._parsed]
+        return [(key, prepared[key[0]].spans[key[1]].text) for key in keys]
+
+    def adopt(
+        self, keys: Sequence[_SentenceKey], parsed: Sequence[tuple[SentenceParse, Candidates]]
+    ) -> None:
+        """Keep sentences parsed elsewhere (``keys`` as :meth:`unparsed` gave them)."""
+        with self._lock:
+            for key, (parse, spans) in zip(keys, parsed, strict=True):
+                self._parsed[key] = _Parsed(parse, spans)
+
+    def _scored(
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Document]],
+        question_vectors: np.ndarray | None,
+    ) -> tuple[dict[str, _Sentences], list[Analysis]]:
         prepared = self.prepare([p for ps in passages for p in ps])
         if question_vectors is None:
             question_vectors = self.embeddings.embed_questions(list(questions))
@@ -205,21 +247,15 @@ class ExtractiveAnswerer:
             weights = self._term_weights(tokenize(question))
             sentences = self._score(weights, q_vector, [prepared[p.page_content] for p in ps])
             analyses.append(Analysis(analyze(question, weights), list(ps), sentences))
-        if not self.phrases:
-            return analyses
-        # Parse, in one batch, every question's best sentences (only those: the others
-        # cannot give the phrase, and spaCy is most of the answerer's time).
-        needed = [
+        return prepared, analyses
+
+    def _needed(self, analyses: list[Analysis]) -> list[_SentenceKey]:
+        return [
             (a.passages[c.passage_rank].page_content, c.index)
             for a in analyses
             if self._relevant(a)
             for c in self._offered(a)
         ]
-        parsed = self.parse(prepared, needed)
-        for a in analyses:
-            if self._relevant(a):
-                self._choose(a, prepared, parsed)
-        return analyses
 
     def _relevant(self, analysis: Analysis) -> bool:
         best = analysis.sentences[0].score if analysis.sentences else -1.0

@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.documents import Document
 
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.parse_process import Parsed, ParseProcess
 from assistant.assemble import Assistant, make_embeddings, open_assistant
 from assistant.chain import check_question, standalone_question
 from assistant.config import Settings
@@ -49,6 +52,7 @@ def run_rows(
     batch_size: int = 256,
     on_batch: Callable[[int], None] = lambda done: None,
     timings: dict[str, float] | None = None,
+    parse_process: ParseProcess | None = None,
 ) -> list[EvalRow]:
     """Retrieve and answer ``items`` in batches; score each row.
 
@@ -61,7 +65,8 @@ def run_rows(
     The next batch is retrieved (its questions embedded, its passages ranked) while the
     current batch is answered: answering is mostly single-threaded spaCy, which would
     otherwise leave a core idle. (Not with ``batch_size=1``, so that each latency is one
-    question's alone.)
+    question's alone.) With a ``parse_process``, the next batch's best sentences are also
+    parsed there meanwhile, so that spaCy runs on the other core.
 
     Rows sharing a ``conversation`` are its turns in file order; each is asked with the
     earlier turns (their questions and the answers given) as history, and
@@ -72,6 +77,9 @@ def run_rows(
     timings.setdefault("retrieve", 0.0)
     timings.setdefault("answer", 0.0)
     rows = [EvalRow(i + 1, item) for i, item in enumerate(items)]
+    parsing = None
+    if parse_process is not None and isinstance(assistant.answerer, ExtractiveAnswerer):
+        parsing = _ParsingAhead(assistant.answerer, parse_process)
     turns: dict[str, list[EvalRow]] = {}
     for row in rows:
         if row.item.conversation is not None:
@@ -85,7 +93,7 @@ def run_rows(
             name = row.item.conversation
             earlier = turns[name][:wave] if name is not None else []
             row.standalone_question = _standalone(assistant, row, earlier)
-        _run_wave(assistant, current, k, batch_size, on_batch, timings)
+        _run_wave(assistant, current, k, batch_size, on_batch, timings, parsing)
     return rows
 
 
@@ -112,6 +120,7 @@ def _run_wave(
     batch_size: int,
     on_batch: Callable[[int], None],
     timings: dict[str, float],
+    parsing: _ParsingAhead | None = None,
 ) -> None:
     max_chars = assistant.settings.max_question_chars
     batches: list[tuple[list[EvalRow], list[EvalRow]]] = []
@@ -126,24 +135,27 @@ def _run_wave(
                 _fail(row, exc)
         batches.append((batch, runnable))
 
-    # With one question per batch, each row's latency must be that question's alone.
-    look_ahead = batch_size > 1
+    # With one question per batch, each row's latency must be that question's alone. The
+    # next batch is retrieved while this one is answered: retrieval is mostly ONNX and
+    # numpy, answering mostly spaCy, so they share the cores. Parsing elsewhere, two batches
+    # go ahead: one being parsed in the parse process, the next being retrieved.
+    depth = 0 if batch_size == 1 else 2 if parsing is not None else 1
     with ThreadPoolExecutor(1) as ahead:
-        upcoming = (
-            ahead.submit(_retrieve, assistant, batches[0][1], k) if batches and look_ahead else None
-        )
+        upcoming: deque[Future[Retrieved]] = deque()
         for number, (batch, runnable) in enumerate(batches):
-            retrieved = upcoming
-            if look_ahead and number + 1 < len(batches):
-                # The next batch is retrieved while this one is answered: retrieval is
-                # mostly ONNX and numpy, answering mostly spaCy, so they share the cores.
-                upcoming = ahead.submit(_retrieve, assistant, batches[number + 1][1], k)
+            # This batch and ``depth`` after it (none with one question per batch).
+            while depth and len(upcoming) <= depth and number + len(upcoming) < len(batches):
+                rows_ahead = batches[number + len(upcoming)][1]
+                upcoming.append(ahead.submit(_retrieve, assistant, rows_ahead, k, parsing))
+            retrieved = upcoming.popleft() if upcoming else None
             found: Retrieved | None = None
             if retrieved is not None:
                 try:
                     found = retrieved.result()
                 except Exception as exc:  # noqa: BLE001 - the batch below meets it and handles it
                     log.warning("retrieving a batch ahead failed (%s: %s)", type(exc).__name__, exc)
+            if found is not None and found.parses is not None and parsing is not None:
+                parsing.adopt(found.parses)
             try:
                 _answer_batch(assistant, runnable, k, timings, found)
             except Exception as exc:  # noqa: BLE001 - find the row(s) that throw, one by one
@@ -163,16 +175,73 @@ def _run_wave(
 
 
 @dataclass
+class Parses:
+    """Sentences being parsed in the parse process, and where they come from."""
+
+    keys: list[tuple[str, int]]
+    future: Future[list[Parsed]]
+
+
+@dataclass
 class Retrieved:
-    """A batch's questions' vectors and ranked passages, and the seconds they took."""
+    """A batch's questions' vectors and ranked passages, and the seconds they took; and its
+    best sentences being parsed elsewhere, if they are."""
 
     vectors: Any
     ranked: list[list[Document]]
     seconds: float
+    parses: Parses | None = None
 
 
-def _retrieve(assistant: Assistant, rows: list[EvalRow], k: int) -> Retrieved:
-    """Embed the questions of ``rows`` and rank the passages for each."""
+class _ParsingAhead:
+    """Has a batch's best sentences parsed in a second process while the batch before is
+    answered; the answerer then finds them parsed. A failure there costs nothing but the
+    time: the answerer parses what it does not find."""
+
+    def __init__(self, answerer: ExtractiveAnswerer, process: ParseProcess) -> None:
+        self.answerer = answerer
+        self.process: ParseProcess | None = process
+        # The sentences sent (by the retrieving thread only): a later batch does not send
+        # them again while they are being parsed.
+        self.sent: set[tuple[str, int]] = set()
+
+    def submit(
+        self, questions: list[str], ranked: list[list[Document]], k: int, vectors: Any
+    ) -> Parses | None:
+        if self.process is None:
+            return None
+        todo = [
+            (key, text)
+            for key, text in self.answerer.unparsed(
+                questions, [r[:k] for r in ranked], question_vectors=vectors
+            )
+            if key not in self.sent
+        ]
+        if not todo:
+            return None
+        try:
+            future = self.process.submit([text for _, text in todo])
+        except Exception as exc:  # noqa: BLE001 - a broken process: parse here from now on
+            log.warning("the parse process failed (%s); parsing here", exc)
+            self.process = None
+            return None
+        self.sent.update(key for key, _ in todo)
+        return Parses([key for key, _ in todo], future)
+
+    def adopt(self, parses: Parses) -> None:
+        try:
+            parsed = parses.future.result()
+        except Exception as exc:  # noqa: BLE001 - the answerer parses them itself
+            log.warning("parsing a batch ahead failed (%s: %s)", type(exc).__name__, exc)
+            return
+        self.answerer.adopt(parses.keys, parsed)
+
+
+def _retrieve(
+    assistant: Assistant, rows: list[EvalRow], k: int, parsing: _ParsingAhead | None = None
+) -> Retrieved:
+    """Embed the questions of ``rows`` and rank the passages for each; with ``parsing``,
+    send the sentences answering will parse to be parsed meanwhile."""
     began = time.perf_counter()
     questions = [_asked(r) for r in rows]
     vectors = assistant.embeddings.embed_questions(questions) if rows else None
@@ -181,7 +250,9 @@ def _retrieve(assistant: Assistant, rows: list[EvalRow], k: int) -> Retrieved:
         if rows
         else []
     )
-    return Retrieved(vectors, ranked, time.perf_counter() - began)
+    seconds = time.perf_counter() - began
+    parses = parsing.submit(questions, ranked, k, vectors) if parsing and rows else None
+    return Retrieved(vectors, ranked, seconds, parses)
 
 
 @dataclass
@@ -203,12 +274,39 @@ def evaluate(
     progress: bool = True,
     embeddings: SentenceEmbeddings | None = None,
     notify: Callable[[str], None] = lambda message: None,
+    parse_ahead: bool = True,
 ) -> EvalRun:
     """Open the index (for SQuAD: index its paragraphs first), run the rows, summarize.
 
     Non-SQuAD rows are asked of the user's index (built from the corpus folder if missing).
-    ``limit`` keeps the first N rows. Progress bars (with ETA) go to stderr.
+    ``limit`` keeps the first N rows. Progress bars (with ETA) go to stderr. With
+    ``parse_ahead`` (and two CPUs or more, and more than one batch), a second process parses
+    the next batch's sentences while the current one is answered.
     """
+    rows = len(data.questions[:limit] if limit else data.questions)
+    worthwhile = parse_ahead and 1 < batch_size < rows
+    # Started first, so that it loads spaCy while the SQuAD paragraphs are indexed.
+    parse_process = ParseProcess.if_worthwhile() if worthwhile else None
+    try:
+        return _evaluate(
+            data, settings, k, limit, batch_size, progress, embeddings, notify, parse_process
+        )
+    finally:
+        if parse_process is not None:
+            parse_process.close()
+
+
+def _evaluate(
+    data: EvalInput,
+    settings: Settings,
+    k: int | None,
+    limit: int | None,
+    batch_size: int,
+    progress: bool,
+    embeddings: SentenceEmbeddings | None,
+    notify: Callable[[str], None],
+    parse_process: ParseProcess | None,
+) -> EvalRun:
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -238,7 +336,13 @@ def evaluate(
         total=len(items), desc="evaluating", unit="q", file=sys.stderr, disable=not progress
     ) as bar:
         rows = run_rows(
-            assistant, items, k=k, batch_size=batch_size, on_batch=bar.update, timings=timings
+            assistant,
+            items,
+            k=k,
+            batch_size=batch_size,
+            on_batch=bar.update,
+            timings=timings,
+            parse_process=parse_process,
         )
     answered = time.perf_counter()
     summary = summarize(rows)

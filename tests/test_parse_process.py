@@ -1,0 +1,111 @@
+"""The parse process: sentences parsed in a second process, as ``assistant eval`` has them."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+
+import numpy as np
+import pytest
+
+from assistant.answer import extractive
+from assistant.answer.parse_process import ParseError, ParseProcess, _parse
+from assistant.evaluate.inputs import read_eval_file
+from assistant.evaluate.run import run_rows
+
+from .conftest import DATA
+
+SENTENCES = [
+    "Muqtada al-Sadr demanded the withdrawal of foreign forces from Iraq in 2011.",
+    "Plan T is based on an attempt to link the pressures on the militias.",
+    "How many seats did the Sadrist movement win?",
+]
+
+
+def _same(ours: list, theirs: list) -> bool:
+    """The same parses and the same candidate phrases (their arrays compared by value)."""
+    if len(ours) != len(theirs):
+        return False
+    for (parse, spans), (other_parse, other_spans) in zip(ours, theirs, strict=True):
+        if parse != other_parse or spans.spans != other_spans.spans:
+            return False
+        for name in ("start", "end", "kinds", "head", "label_bits", "tokens", "offsets"):
+            if not np.array_equal(getattr(spans, name), getattr(other_spans, name)):
+                return False
+    return True
+
+
+@pytest.mark.slow
+def test_the_process_parses_as_this_process_does_in_order():
+    with ParseProcess() as process:
+        first = process.submit(SENTENCES)
+        second = process.submit(SENTENCES[:1])
+        assert _same(first.result(timeout=120), _parse(SENTENCES))
+        assert _same(second.result(timeout=120), _parse(SENTENCES[:1]))
+
+
+@pytest.mark.slow
+def test_a_parse_process_that_is_gone_says_so():
+    process = ParseProcess()
+    try:
+        process._child.kill()
+        process._child.wait()
+        with pytest.raises(ParseError, match="the parse process is gone"):
+            process.submit(SENTENCES).result(timeout=60)
+    finally:
+        process.close()
+
+
+@pytest.mark.slow
+def test_eval_with_the_parse_process_answers_the_same_and_parses_nothing_itself(
+    article_assistant, monkeypatch
+):
+    items = read_eval_file(DATA / "dev_questions.jsonl").questions[:32]
+    answerer = article_assistant.answerer
+    parsed_here: list[int] = []
+    original = extractive.parse_sentences
+
+    def counted(texts, **options):
+        parsed_here.append(len(texts))
+        return original(texts, **options)
+
+    monkeypatch.setattr(extractive, "parse_sentences", counted)
+    answerer._parsed.clear()
+    alone = run_rows(article_assistant, items, batch_size=8)
+    assert parsed_here  # without the process, this process parses
+
+    answerer._parsed.clear()
+    parsed_here.clear()
+    with ParseProcess() as process:
+        ahead = run_rows(article_assistant, items, batch_size=8, parse_process=process)
+    assert parsed_here == []  # every sentence the answers needed came parsed
+    assert [(r.answer, r.refused) for r in ahead] == [(r.answer, r.refused) for r in alone]
+    assert [r.citations for r in ahead] == [r.citations for r in alone]
+
+
+class _Failing:
+    """A parse process whose every request fails, as a crashed one's would."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def submit(self, texts: list[str]) -> Future:
+        self.requests += 1
+        future: Future = Future()
+        future.set_exception(ParseError("the parse process is gone (exit code -9)"))
+        return future
+
+
+@pytest.mark.slow
+def test_a_failing_parse_process_costs_nothing_but_time(article_assistant, caplog):
+    items = read_eval_file(DATA / "dev_questions.jsonl").questions[:24]
+    article_assistant.answerer._parsed.clear()
+    expected = run_rows(article_assistant, items, batch_size=8)
+    article_assistant.answerer._parsed.clear()
+    failing = _Failing()
+    with caplog.at_level(logging.WARNING):
+        rows = run_rows(article_assistant, items, batch_size=8, parse_process=failing)  # type: ignore[arg-type]
+    assert failing.requests >= 1
+    assert "parsing a batch ahead failed (ParseError" in caplog.text
+    assert all(r.status == "ok" for r in rows)
+    assert [(r.answer, r.refused) for r in rows] == [(r.answer, r.refused) for r in expected]
