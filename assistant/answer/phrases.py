@@ -17,13 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answer.parse import SentenceParse
-from assistant.answer.question import Question
+from assistant.answer.question import AMOUNTS, Question
 from assistant.answer.spans import KINDS, Candidate, Candidates, is_content, label_bits
 
 QUESTION_KINDS = ("define", "who", "when", "where", "why", "amount", "typed", "how", "what")
 _VERB = KINDS.index("verb")
 _REASON = KINDS.index("reason")
 _DESCRIPTIONS = frozenset({KINDS.index("appositive"), KINDS.index("predicate")})
+_PERSON_BITS = label_bits(frozenset({"PERSON"}))
+_GROUP_BITS = label_bits(frozenset({"ORG", "NORP"}))
+_TIME_BITS = label_bits(frozenset({"DATE", "TIME"}))
+_AMOUNT_BITS = label_bits(AMOUNTS)
 
 #: The features of a candidate, in the order :func:`features` writes them.
 FEATURES: tuple[str, ...] = (
@@ -63,6 +67,15 @@ FEATURES: tuple[str, ...] = (
     "cuts_name",  # ends or starts inside a name ("[MENA Research] and Study Center")
     "subject_other",  # a verb phrase of a subject not the question's ("the militias had …")
     "aside_of_name",  # inside an aside about a name the question gives ("al-Sadr, [the leader]")
+    "type_missing_who",  # no person or group, for "Who …?" ("[the militias]" can answer it)
+    "verb_of_question",  # a verb phrase whose verb is the question's ("[agreed and postponed it]")
+    "verb_length",  # log length of a verb phrase, for a question that is not "What did X do?"
+    "name_tree_distance",  # dependency arcs to the nearest name the question gives
+    "person_untyped",  # a person, for a question that asks for no type ("What did X agree to?")
+    "group_untyped",  # an organisation or nationality, the same
+    "time_untyped",  # a date or time, the same
+    "amount_untyped",  # a number, the same
+    "head_of_question",  # its head word is one the question gives, not the one it asks about
 )
 _PLAIN = len(FEATURES)
 FEATURES += tuple(f"{k}|{q}" for q in QUESTION_KINDS for k in KINDS)
@@ -237,8 +250,6 @@ def features(
     weight = np.zeros(n + 1, dtype=np.float32)
     content_match = np.zeros(n + 1, dtype=np.float32)
     focused = np.zeros(n + 1, dtype=np.float32)
-    proper = np.zeros(n + 1, dtype=np.float32)
-    number = np.zeros(n + 1, dtype=np.float32)
     named = np.zeros(n + 1, dtype=np.float32)
     matched = []
     for t in range(n):
@@ -247,10 +258,13 @@ def features(
             matched.append(t)
             weight[t + 1] = max((weights[term] for term in terms), default=1.0)
             content_match[t + 1] = is_content(parse, t)
-        focused[t + 1] = bool(focus) and any(term in focus for term in parse.terms[t])
-        proper[t + 1] = parse.pos[t] == "PROPN"
-        number[t + 1] = parse.pos[t] == "NUM"
-        named[t + 1] = parse.words[t] in question.name_words
+    if focus:
+        for t in range(n):
+            focused[t + 1] = any(term in focus for term in parse.terms[t])
+    if question.names:
+        names = question.name_words
+        for t in range(n):
+            named[t + 1] = parse.words[t] in names
     distance = np.array(_tree_distances(parse, matched), dtype=np.float32)
     # "escalating on the street, which represents Plan A": the street is described by a
     # clause (or an aside) that holds the question's words.
@@ -276,20 +290,6 @@ def features(
     for u in range(n):
         if parse.deps[u] == "prep" and distance[parse.left[u] : parse.right[u] + 1].min() == 0:
             modified[parse.heads[u]] = distance[parse.heads[u]] > 0
-    # Runs of proper nouns: a span that stops inside one cuts a name ("MENA Research" of
-    # "MENA Research and Study Center"), joined by "and" or "of" when capitals follow.
-    joined = np.zeros(n + 1, dtype=bool)  # token t and t + 1 belong to one name
-    for t in range(n - 1):
-        if parse.pos[t] == "PROPN" and parse.pos[t + 1] == "PROPN":
-            joined[t] = True
-        elif (
-            t + 2 < n
-            and parse.pos[t] == "PROPN"
-            and parse.words[t + 1] in ("and", "of", "&")
-            and parse.pos[t + 2] == "PROPN"
-            and parse.words[t + 2][:1].isupper()
-        ):
-            joined[t] = joined[t + 1] = True
     # Verbs whose subject holds question words: "Tehran would abandon them"; and verbs whose
     # subject is named and holds none ("the militias had …", for a question about leaders).
     subject_matched = np.zeros(n, dtype=bool)
@@ -313,8 +313,6 @@ def features(
             ("weight", weight),
             ("content", content_match),
             ("focus", focused),
-            ("proper", proper),
-            ("number", number),
             ("named", named),
             ("described", described),
             ("about", about),
@@ -349,14 +347,22 @@ def features(
     type_match = (spans.label_bits & types) != 0
     type_inside = ~type_match & ((spans.inside_bits & types) != 0)
     if question.numeric:  # "how many", "how old": an amount needs a number ("Christmas" won't do)
-        type_match &= inside("number") > 0
-        type_inside &= inside("number") > 0
-    proper_share = inside("proper") / size
-    argument = (distance[spans.head] == 0) & (spans.head != np.array([c.root for c in spans.spans]))
-    head_is_verb = np.array([parse.pos[h] in ("VERB", "AUX") for h in spans.head])
+        type_match &= spans.number
+        type_inside &= spans.number
+    proper_share = spans.proper_share
+    roots = spans.root
+    argument = (distance[spans.head] == 0) & (spans.head != roots)
+    head_is_verb = spans.head_verb
     verbal = (spans.kinds[:, _VERB] + spans.kinds[:, _REASON]) > 0
-    roots = np.array([c.root for c in spans.spans])
     subject_q = question.subject
+    # The question's names where the sentence has them ("Which militia does [Rayan
+    # al-Kildani] lead?"): the answer is what the sentence says about that one.
+    name_tokens = [t for t in range(n) if named[t + 1]]
+    name_tree: np.ndarray | float = 0.0
+    if name_tokens:
+        arcs = np.array(_tree_distances(parse, name_tokens), dtype=np.float32)
+        name_tree = np.minimum(np.minimum.reduceat(arcs[spans.tokens], spans.offsets), 6) / 6
+    untyped = not typed and question.kind != "define"
     columns = (
         sentence_score,
         type_match if typed else 0.0,
@@ -371,7 +377,7 @@ def features(
         inside("focus") > 0,
         float("neg" in parse.deps),
         proper_share,
-        inside("number") > 0,
+        spans.number,
         (matched[0] if matched else n) < start,
         spans.subject & subject_q,
         spans.subject & (not subject_q),
@@ -391,9 +397,18 @@ def features(
         (inside("about") >= size) & (question.kind != "define"),
         inside("aside") >= size,
         modified[roots],
-        joined[np.maximum(start - 1, 0)] & (start > 0) | joined[end - 1],
+        spans.cuts_name,
         verbal & subject_other[roots] & ~subject_matched[roots],
         inside("aside_name") >= size,
+        ~(type_match | type_inside) & (question.kind == "who"),
+        verbal & (weight[roots + 1] > 0),
+        spans.kinds[:, _VERB] * spans.log_length * (not question.action),
+        name_tree,
+        untyped & ((spans.label_bits & _PERSON_BITS) != 0),
+        untyped & ((spans.label_bits & _GROUP_BITS) != 0),
+        untyped & ((spans.label_bits & _TIME_BITS) != 0),
+        untyped & ((spans.label_bits & _AMOUNT_BITS) != 0),
+        ~verbal & (weight[roots + 1] > 0) & (focused[roots + 1] == 0),
     )
     for column, value in enumerate(columns):
         rows[:, column] = value

@@ -170,7 +170,7 @@ def analyze(question: str, weights: Mapping[str, float]) -> Question:
     found = _WH.search(question)
     wh = " ".join(found.group(1).lower().split()) if found else ""
     types: frozenset[str] = frozenset()
-    focus: frozenset[str] = frozenset()
+    focus: tuple[str, ...] = ()
     if wh in ("who", "whom", "whose"):
         types = PEOPLE
     elif wh == "when":
@@ -183,13 +183,14 @@ def analyze(question: str, weights: Mapping[str, float]) -> Question:
             focus = _focus(question[found.end() :])
     elif wh in ("what", "which") and found:
         focus = _focus(question[found.end() :])
-        for term in focus:
+        # The head noun, last, says the type: "what modern-day country" asks for a place.
+        for term in reversed(focus):
             if term in _FOCUS_TYPES:
                 types = _FOCUS_TYPES[term]
                 break
     if _DEFINE.match(question):
         # "Who is Khaled Hammadi?" asks what he is, not for a person; "Plan T" is the subject.
-        types, focus = frozenset(), frozenset()
+        types, focus = frozenset(), ()
     names = tuple(
         m.group()
         for m in _CAPITAL_WORD.finditer(question)
@@ -200,7 +201,7 @@ def analyze(question: str, weights: Mapping[str, float]) -> Question:
         wh=wh,
         types=types,
         weights=normalized,
-        focus=focus,
+        focus=frozenset(focus),
         names=names,
         negated=bool(_NEGATION.search(question)),
         parts=_parts(question),
@@ -233,14 +234,14 @@ def _subject(rest: str) -> bool:
     return False
 
 
-def _focus(rest: str) -> frozenset[str]:
+def _focus(rest: str) -> tuple[str, ...]:
     """The noun right after the wh-word ("what year", "which prime minister"), or after
     "is the" ("what is the capital of …"); none when a subject follows ("what did the
     leaders do": the leaders are not what is asked for)."""
     words = re.findall(r"[\w’'-]+", rest.lower())
     if words and words[0] in _AUXILIARIES:
         if words[0] not in ("is", "was", "are", "were") or words[1:2] not in (["the"], ["a"]):
-            return frozenset()
+            return ()
         words = words[2:]
     kept: list[str] = []
     for word in words[:4]:
@@ -253,7 +254,7 @@ def _focus(rest: str) -> frozenset[str]:
         kept.append(word)
         if len(kept) == 2:
             break
-    return frozenset(t for word in kept for t in tokenize(word))
+    return tuple(t for word in kept for t in tokenize(word))
 
 
 def _parts(question: str) -> tuple[tuple[str, ...], ...]:

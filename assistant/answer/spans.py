@@ -89,6 +89,16 @@ class Candidates:
     kinds: np.ndarray
     #: Its head token's head (a preposition's head, for "in [1887]").
     head: np.ndarray
+    #: Its own head token (:attr:`Candidate.root`).
+    root: np.ndarray
+    #: Whether ``head`` is a verb or an auxiliary.
+    head_verb: np.ndarray
+    #: The share of its tokens that are proper nouns.
+    proper_share: np.ndarray
+    #: Whether it holds a number.
+    number: np.ndarray
+    #: Whether it starts or ends inside a name ("[MENA Research] and Study Center").
+    cuts_name: np.ndarray
     subject: np.ndarray
     object: np.ndarray
     log_length: np.ndarray
@@ -213,12 +223,26 @@ def _arrays(parse: SentenceParse, spans: tuple[Candidate, ...]) -> Candidates:
             head = parse.heads[head]
         heads.append(c.root if head == c.root else head)
     deps = [parse.deps[c.root] for c in spans]
+    start = np.array([c.start for c in spans], dtype=np.int64)
+    end = np.array([c.end for c in spans], dtype=np.int64)
+    n = len(parse)
+    proper = np.zeros(n + 1, dtype=np.float32)
+    number = np.zeros(n + 1, dtype=np.float32)
+    proper[1:] = [p == "PROPN" for p in parse.pos]
+    number[1:] = [p == "NUM" for p in parse.pos]
+    proper, number = np.cumsum(proper), np.cumsum(number)
+    joined = _name_joins(parse)
     return Candidates(
         spans=spans,
-        start=np.array([c.start for c in spans], dtype=np.int64),
-        end=np.array([c.end for c in spans], dtype=np.int64),
+        start=start,
+        end=end,
         kinds=kinds,
         head=np.array(heads, dtype=np.int64),
+        root=np.array([c.root for c in spans], dtype=np.int64),
+        head_verb=np.array([parse.pos[h] in ("VERB", "AUX") for h in heads], dtype=bool),
+        proper_share=(proper[end] - proper[start]) / np.maximum(end - start, 1),
+        number=(number[end] - number[start]) > 0,
+        cuts_name=joined[np.maximum(start - 1, 0)] & (start > 0) | joined[np.maximum(end - 1, 0)],
         subject=np.array([d in ("nsubj", "nsubjpass") for d in deps], dtype=bool),
         object=np.array([d in ("dobj", "attr", "oprd", "pobj") for d in deps], dtype=bool),
         log_length=np.log(np.array([c.end - c.start for c in spans], dtype=np.float32)),
@@ -236,6 +260,25 @@ def _arrays(parse: SentenceParse, spans: tuple[Candidate, ...]) -> Candidates:
         tokens=np.array([t for c in spans for t in range(c.start, c.end)], dtype=np.int64),
         offsets=np.cumsum([0] + [c.end - c.start for c in spans][:-1]).astype(np.int64),
     )
+
+
+def _name_joins(parse: SentenceParse) -> np.ndarray:
+    """Whether token t and t + 1 belong to one name: runs of proper nouns, joined by "and"
+    or "of" when capitals follow ("MENA Research and Study Center")."""
+    n = len(parse)
+    joined = np.zeros(n + 1, dtype=bool)
+    for t in range(n - 1):
+        if parse.pos[t] == "PROPN" and parse.pos[t + 1] == "PROPN":
+            joined[t] = True
+        elif (
+            t + 2 < n
+            and parse.pos[t] == "PROPN"
+            and parse.words[t + 1] in ("and", "of", "&")
+            and parse.pos[t + 2] == "PROPN"
+            and parse.words[t + 2][:1].isupper()
+        ):
+            joined[t] = joined[t + 1] = True
+    return joined
 
 
 def _trim(parse: SentenceParse, start: int, end: int) -> tuple[int, int]:
