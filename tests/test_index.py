@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from assistant.index import index_paths
+from assistant.keywords import KeywordIndex
 from assistant.sources import list_sources, remove_source
 from assistant.store import StoreLocation, all_passages, open_store
 
 from .conftest import ARTICLE, ROOT
+from .test_keywords_written import assert_saved_index_is_the_stores
 
 
 class CountingEmbeddings:
@@ -275,6 +277,11 @@ def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings
     }
     assert len(_records(records)) == recorded
     assert _stored_passages(env) == stored
+    location = StoreLocation(tmp_path / "index", "articles")
+    # The killed run saved no keyword index; a reader builds it from the store.
+    assert not list((location.index_dir / "keywords").glob("*.npz"))
+    reader = KeywordIndex(open_store(location, embeddings), location)
+    assert len(reader) == stored
 
     command = [sys.executable, "-m", "assistant.cli", "index", str(docs), "--json"]
     rerun = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
@@ -288,7 +295,7 @@ def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings
         0,
     )
 
-    store = open_store(StoreLocation(tmp_path / "index", "articles"), embeddings)
+    store = open_store(location, embeddings)
     passages = all_passages(store)
     copies = Counter((p.metadata["source"], p.metadata["paragraph"]) for p in passages)
     expected = {
@@ -300,3 +307,5 @@ def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings
     ids = [p.id for p in passages]
     assert len(set(ids)) == total
     assert sorted(_records(records)) == sorted(ids)  # records and store agree
+    # The run again took the terms of the passages it wrote and read the others.
+    assert_saved_index_is_the_stores(location, embeddings)
