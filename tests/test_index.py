@@ -112,6 +112,36 @@ def test_a_changed_document_replaces_only_its_own_passages(folder, location, emb
     assert "Its mayor, Anna Kor2, was elected in 1902." not in texts
 
 
+def test_only_kept_passages_are_read_back_to_see_whether_they_moved(
+    folder, location, embeddings, monkeypatch
+):
+    import assistant.index as index_module
+
+    read: list[str] = []
+    by_id = index_module.metadatas_by_id
+
+    def spy(store, ids):
+        read.extend(ids)
+        return by_id(store, ids)
+
+    monkeypatch.setattr(index_module, "metadatas_by_id", spy)
+    assert _index(folder, location, embeddings).added == 6
+    assert read == []  # every passage was just written where it is
+    # A paragraph added at the top of a file: its two passages kept move down.
+    text = _article(1).replace("\n\n", "\n\nA new first paragraph about Vel1a.\n\n", 1)
+    (folder / "report1.txt").write_text(text)
+    report = _index(folder, location, embeddings)
+    assert (report.added, report.skipped, report.moved) == (1, 6, 2)
+    kept = {p.id for p in all_passages(open_store(location, embeddings))}
+    assert len(read) == 2 and set(read) <= kept
+    paragraphs = sorted(
+        p.metadata["paragraph"]
+        for p in all_passages(open_store(location, embeddings))
+        if p.metadata["source"] == "report1.txt"
+    )
+    assert paragraphs == [1, 2, 3]
+
+
 def test_files_gone_from_the_folder_are_deleted(folder, location, embeddings):
     _index(folder, location, embeddings)
     (folder / "report3.txt").unlink()

@@ -281,11 +281,15 @@ def _index_documents(
     """Write the passages batch by batch; a batch that fails is written again file by file,
     so that only the files that really fail are lost (and reported). Then delete the
     passages of the files seen that were not confirmed by this run, and rewrite the moved
-    passages' positions. Return the ids of the passages of each file written whole."""
+    passages' positions. Return the ids of the passages of each file written whole.
+
+    Only the metadata of passages kept from before is held until then (those written now
+    have the positions the store holds): not a dict per passage of a large first run."""
     records = open_record_manager(location, embeddings)
     fingerprints = Fingerprints(records)
     since = records.get_time()
     positions: dict[str, dict[str, Any]] = {}
+    ids_of: dict[str, list[str]] = {}  # each file's passages, by key
     groups: dict[str, str] = {}
     failed: set[str] = set()
     batches = _batched(assign_ids(passages, positions), batch_size)
@@ -295,40 +299,54 @@ def _index_documents(
             key = passage.metadata[SOURCE_ID_KEY]
             if key not in groups:
                 new[key] = groups[key] = passage.metadata["source"]
+            ids_of.setdefault(key, []).append(str(passage.id))
         # A file's fingerprint goes before any of its passages is written: a run killed
         # from here on leaves none saying that its passages are whole.
         fingerprints.forget(new)
         try:
             _write_batch(batch, records, store, report, written)
-            continue
         except Exception as exc:  # noqa: BLE001 - retried file by file below
             log.warning(
                 "a batch of %d passages failed (%s); retrying file by file", len(batch), exc
             )
-        for key, group in groupby(batch, key=lambda p: p.metadata[SOURCE_ID_KEY]):
-            if key in failed:
-                continue
-            try:
-                _write_batch(list(group), records, store, report, written)
-            except Exception as exc:  # noqa: BLE001 - the file is reported, the rest go on
-                problem = store_error(location, exc)
-                if isinstance(problem, (StoreUnreachableError, StoreUnauthorizedError)):
-                    raise problem from exc  # not this file's fault: stop, say why
-                failed.add(key)
-                source = printable(str(groups[key]))
-                reason = printable(f"cannot be written to the index: {type(exc).__name__}: {exc}")
-                report.failed.append({"source": source, "error": reason})
-                log.warning("skipped %s: %s", source, reason)
+            _write_files(batch, records, store, report, written, failed, groups, location)
+        for passage in batch:
+            if passage.id in written.position:  # just written: nothing to rewrite
+                positions.pop(str(passage.id), None)
     # The files' passages this run did not confirm (edited or gone from the file).
     stale = [key for key in groups if key not in failed]
     report.deleted += _delete_unconfirmed(records, store, stale, since)
     report.moved += _refresh_positions(store, positions, failed)
     mark_changed(location, embeddings, store)
-    committed: dict[str, list[str]] = {key: [] for key in groups if key not in failed}
-    for doc_id, meta in positions.items():
-        if meta.get(SOURCE_ID_KEY) in committed:
-            committed[meta[SOURCE_ID_KEY]].append(doc_id)
-    return committed
+    return {key: ids for key, ids in ids_of.items() if key not in failed}
+
+
+def _write_files(
+    batch: list[Document],
+    records: Any,
+    store: VectorStore,
+    report: IndexReport,
+    written: WrittenTerms,
+    failed: set[str],
+    groups: dict[str, str],
+    location: StoreLocation,
+) -> None:
+    """Write a batch that failed file by file: the files that fail are reported, and added
+    to ``failed``."""
+    for key, group in groupby(batch, key=lambda p: p.metadata[SOURCE_ID_KEY]):
+        if key in failed:
+            continue
+        try:
+            _write_batch(list(group), records, store, report, written)
+        except Exception as exc:  # noqa: BLE001 - the file is reported, the rest go on
+            problem = store_error(location, exc)
+            if isinstance(problem, (StoreUnreachableError, StoreUnauthorizedError)):
+                raise problem from exc  # not this file's fault: stop, say why
+            failed.add(key)
+            source = printable(str(groups[key]))
+            reason = printable(f"cannot be written to the index: {type(exc).__name__}: {exc}")
+            report.failed.append({"source": source, "error": reason})
+            log.warning("skipped %s: %s", source, reason)
 
 
 def _write_batch(
