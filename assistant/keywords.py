@@ -15,6 +15,11 @@ request, also to a Chroma server); when it moved, the index is brought up to dat
   hash of its text, so a known id has the terms it had);
 * or, for a collection it has never seen (a first open, a ``--rebuild``), from every passage.
 
+An indexing run does the same once it has written, but takes the terms of the passages it
+wrote from :class:`WrittenTerms`, filled as it wrote them: only the passages it did not
+write (none, on a first run) are read back. The ids listed and the version read before them
+still decide what the index holds, so it is the store's whatever the run did.
+
 The result is saved as ``<index_dir>/keywords/<collection id>.npz`` with the version it
 matches, so the next process to open an unchanged index loads it instead of reading and
 tokenising every passage (a local cache: with a Chroma server, each machine keeps its own).
@@ -166,10 +171,20 @@ def tokenized(
     ~350 MB where the arrays take 40, and a small numpy array per text (two per passage,
     kept until the end among the texts' short-lived strings) fragmented the heap: the
     process kept ~300 MB more than it used at 100,000 passages."""
-    tokens = array("i")
-    sentences = array("i")
-    lengths = array("q")
-    sentence = first_sentence
+    tokens, sentences, lengths = array("i"), array("i"), array("q")
+    _tokenize_into(texts, vocabulary, (tokens, sentences, lengths), first_sentence)
+    return _arrays(tokens, sentences, lengths)
+
+
+def _tokenize_into(
+    texts: Iterable[str],
+    vocabulary: dict[str, int],
+    into: tuple[array[int], array[int], array[int]],
+    sentence: int,
+) -> int:
+    """Append each text's term ids, sentence numbers (from ``sentence`` on) and length to
+    the arrays ``into``; return the next sentence number."""
+    tokens, sentences, lengths = into
     for text in texts:
         count = 0
         for span in split_sentences(text):
@@ -179,11 +194,53 @@ def tokenized(
             count += len(terms)
             sentence += 1
         lengths.append(count)
+    return sentence
+
+
+def _arrays(
+    tokens: array[int], sentences: array[int], lengths: array[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (
         np.frombuffer(tokens, dtype=np.int32).copy() if tokens else np.zeros(0, np.int32),
         np.frombuffer(sentences, dtype=np.int32).copy() if sentences else np.zeros(0, np.int32),
         np.frombuffer(lengths, dtype=np.int64).copy() if lengths else np.zeros(0, np.int64),
     )
+
+
+class WrittenTerms:
+    """The terms of the passages an indexing run writes, tokenised as they are written, by
+    id: the keyword index is then brought up to date without reading them back from the
+    store (:meth:`KeywordIndex.catch_up`).
+
+    Sound because a passage's id is a digest of its text (:mod:`assistant.index.identity`):
+    the terms kept under an id are those of the text the store holds under it. Only passages
+    written whole should be added; any other passage the store holds is read from it.
+    """
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.ids: list[str] = []
+        self.position: dict[str, int] = {}
+        self._arrays = (array("i"), array("i"), array("q"))
+        self._sentence = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, passages: Iterable[Document]) -> None:
+        """Tokenise these passages (those with an id not added before)."""
+        texts: list[str] = []
+        for passage in passages:
+            doc_id = str(passage.id or "")
+            if doc_id and doc_id not in self.position:
+                self.position[doc_id] = len(self.ids)
+                self.ids.append(doc_id)
+                texts.append(passage.page_content)
+        self._sentence = _tokenize_into(texts, self.vocabulary, self._arrays, self._sentence)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tokens, sentences, lengths) of the passages added, in the order of ``ids``."""
+        return _arrays(*self._arrays)
 
 
 def _offsets(lengths: np.ndarray) -> np.ndarray:
@@ -220,32 +277,76 @@ def from_store(store: VectorStore, version: StoreVersion | None) -> Terms:
 
 
 def updated(
-    old: Terms, ids: Sequence[str], new: Mapping[str, Document], version: StoreVersion | None
+    old: Terms,
+    ids: Sequence[str],
+    new: Mapping[str, Document],
+    version: StoreVersion | None,
+    written: WrittenTerms | None = None,
 ) -> Terms:
-    """``old`` without the passages not in ``ids`` and with the ``new`` ones (by id) after
-    them; the kept passages' terms are reused, not recomputed."""
+    """``old`` without the passages not in ``ids`` and with the others after them: those
+    ``written`` holds (their terms taken from it), then the ``new`` ones (by id, tokenised
+    here). The kept passages' terms are reused, not recomputed."""
     current = set(ids)
     keep = np.fromiter((i in current for i in old.ids), dtype=bool, count=len(old.ids))
     lengths = np.diff(old.terms.offsets)
     kept_tokens = np.repeat(keep, lengths)
-    tokens = old.terms.tokens[kept_tokens]
     # Renumber the kept sentences 0, 1, ... in order (a sentence id names one sentence).
     _, sentences = np.unique(old.terms.sentences[kept_tokens], return_inverse=True)
-    vocabulary = dict(old.vocabulary)
-    added = [doc_id for doc_id in ids if doc_id not in old.position and doc_id in new]
+    parts = [(old.terms.tokens[kept_tokens], sentences.astype(np.int32), lengths[keep])]
+    passages = [i for i, k in zip(old.ids, keep, strict=True) if k]
+    taken: Mapping[str, int] = {}
+    if written is not None and len(written):
+        taken = written.position
+        # A first build takes the run's vocabulary as it is (its term ids then need no
+        # renumbering); otherwise its terms are added to the old one's.
+        vocabulary = dict(old.vocabulary) if old.vocabulary else written.vocabulary
+        parts.append(_taken(written, vocabulary, current, old.position, parts))
+        passages += [i for i in written.ids if i in current and i not in old.position]
+    else:
+        vocabulary = dict(old.vocabulary)
+    added = [i for i in ids if i not in old.position and i not in taken and i in new]
     new_tokens, new_sentences, new_lengths = tokenized(
-        [new[i].page_content for i in added],
-        vocabulary,
-        first_sentence=int(sentences.max(initial=-1)) + 1,
+        [new[i].page_content for i in added], vocabulary, first_sentence=_next_sentence(parts)
     )
+    parts.append((new_tokens, new_sentences, new_lengths))
     return Terms.build(
-        [i for i, k in zip(old.ids, keep, strict=True) if k] + added,
+        passages + added,
         vocabulary,
-        np.concatenate([tokens, new_tokens]),
-        np.concatenate([sentences.astype(np.int32), new_sentences]),
-        _offsets(np.concatenate([lengths[keep], new_lengths])),
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        _offsets(np.concatenate([p[2] for p in parts])),
         version,
     )
+
+
+def _taken(
+    written: WrittenTerms,
+    vocabulary: dict[str, int],
+    current: set[str],
+    known: Mapping[str, int],
+    before: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The terms (in ``vocabulary``'s ids), sentences (numbered after ``before``'s) and
+    lengths of the passages ``written`` holds that are ``current`` and not ``known``."""
+    tokens, sentences, lengths = written.arrays()
+    take = np.fromiter(
+        (i in current and i not in known for i in written.ids), dtype=bool, count=len(written)
+    )
+    chosen = np.repeat(take, lengths)
+    tokens = tokens[chosen]
+    if vocabulary is not written.vocabulary:
+        renumber = np.fromiter(
+            (vocabulary.setdefault(t, len(vocabulary)) for t in written.vocabulary),
+            dtype=np.int32,
+            count=len(written.vocabulary),
+        )
+        tokens = renumber[tokens]
+    _, numbered = np.unique(sentences[chosen], return_inverse=True)
+    return tokens, (numbered + _next_sentence(before)).astype(np.int32), lengths[take]
+
+
+def _next_sentence(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
+    return max((int(p[1].max(initial=-1)) for p in parts), default=-1) + 1
 
 
 class _Frequencies(Mapping[str, int]):
@@ -273,16 +374,24 @@ class KeywordIndex:
     for the second-stage features.
     """
 
-    def __init__(self, store: VectorStore, location: StoreLocation | None = None) -> None:
+    def __init__(
+        self,
+        store: VectorStore,
+        location: StoreLocation | None = None,
+        *,
+        written: WrittenTerms | None = None,
+    ) -> None:
+        """``written``: the terms of passages just written (by an indexing run, which opens
+        the index last to save it), taken instead of reading those passages back."""
         self.store = store
         self.location = location  # where the saved index goes; names the store in errors
         self._lock = threading.Lock()
         self._documents: OrderedDict[str, Document] = OrderedDict()
-        self.loaded = Terms.build([], {}, *_empty_arrays(), None)
+        self.loaded = _empty(None)
         self._probe = change_probe(store)
         # (stamp, version) of the last look at the store (see ensure_current).
         self._checked: tuple[tuple[int, int], StoreVersion] | None = None
-        self.refresh()
+        self.refresh(written=written)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -353,9 +462,11 @@ class KeywordIndex:
         # The stamp was read before the version: a write after it changes the next stamp.
         self._checked = (stamp, version) if stamp is not None and version is not None else None
 
-    def refresh(self, version: StoreVersion | None = None) -> None:
+    def refresh(
+        self, version: StoreVersion | None = None, *, written: WrittenTerms | None = None
+    ) -> None:
         """Bring the index up to date with the store: from the saved index, incrementally
-        from the one in memory, or from every passage.
+        from the one in memory (and the ``written`` passages' terms), or from every passage.
 
         The version is read before the passages: a write in between makes the next
         :meth:`ensure_current` look again, never miss it.
@@ -363,18 +474,18 @@ class KeywordIndex:
         if version is None:
             version = store_version(self.store, self.location)
         try:
-            loaded = self._current(version)
+            loaded = self._current(version, written)
         except IndexMissingError:
             # Deleted between the two reads (a rebuild starting): follow it, or say so.
             version = store_version(self.store, self.location)
-            loaded = self._current(version)
+            loaded = self._current(version, written)
         with self._lock:
             self.loaded = loaded
             # Texts and metadata read for an earlier version may have moved (paragraph
             # numbers, offsets) or gone: read them again.
             self._documents.clear()
 
-    def _current(self, version: StoreVersion | None) -> Terms:
+    def _current(self, version: StoreVersion | None, written: WrittenTerms | None = None) -> Terms:
         if version is None:  # not Chroma: nothing to compare or save
             return from_store(self.store, None)
         old = self.loaded
@@ -383,16 +494,23 @@ class KeywordIndex:
             if saved is not None and saved.version == version:
                 return saved
             old = saved if saved is not None else old
-        if old.version is not None and old.version.collection_id == version.collection_id:
-            ids = passage_ids(self.store)
-            if len(ids) == len(old.ids) and set(ids) == old.position.keys():
-                loaded = replace(old, version=version)  # only metadata changed
+        if old.version is None or old.version.collection_id != version.collection_id:
+            if written is None:
+                loaded = from_store(self.store, version)
                 self._save(loaded)
                 return loaded
-            new = documents_by_id(self.store, [i for i in ids if i not in old.position])
-            loaded = updated(old, ids, new, version)
+            old = _empty(None)  # a new collection: its passages are what was written
+        ids = passage_ids(self.store)
+        if len(ids) == len(old.ids) and set(ids) == old.position.keys():
+            loaded = replace(old, version=version)  # only metadata changed
         else:
-            loaded = from_store(self.store, version)
+            taken = written.position if written is not None else {}
+            missing = [i for i in ids if i not in old.position and i not in taken]
+            if not old.ids and len(missing) > len(ids) // 2:
+                loaded = from_store(self.store, version)  # a page at a time, not all at once
+            else:
+                new = documents_by_id(self.store, missing)
+                loaded = updated(old, ids, new, version, written)
         self._save(loaded)
         return loaded
 
@@ -446,8 +564,10 @@ def top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     return [(int(i), float(scores[i])) for i in best if scores[i] > 0]
 
 
-def _empty_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64)
+def _empty(version: StoreVersion | None) -> Terms:
+    return Terms.build(
+        [], {}, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64), version
+    )
 
 
 def _joined(items: Sequence[str]) -> np.ndarray:

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from assistant.index import index_paths
+from assistant.keywords import KeywordIndex
 from assistant.sources import list_sources, remove_source
 from assistant.store import StoreLocation, all_passages, open_store
 
 from .conftest import ARTICLE, ROOT
+from .test_keywords_written import assert_saved_index_is_the_stores
 
 
 class CountingEmbeddings:
@@ -108,6 +110,36 @@ def test_a_changed_document_replaces_only_its_own_passages(folder, location, emb
     texts = [p.page_content for p in all_passages(open_store(location, embeddings))]
     assert "Its mayor, Anna Kor2, was re-elected in 1902." in texts
     assert "Its mayor, Anna Kor2, was elected in 1902." not in texts
+
+
+def test_only_kept_passages_are_read_back_to_see_whether_they_moved(
+    folder, location, embeddings, monkeypatch
+):
+    import assistant.index as index_module
+
+    read: list[str] = []
+    by_id = index_module.metadatas_by_id
+
+    def spy(store, ids):
+        read.extend(ids)
+        return by_id(store, ids)
+
+    monkeypatch.setattr(index_module, "metadatas_by_id", spy)
+    assert _index(folder, location, embeddings).added == 6
+    assert read == []  # every passage was just written where it is
+    # A paragraph added at the top of a file: its two passages kept move down.
+    text = _article(1).replace("\n\n", "\n\nA new first paragraph about Vel1a.\n\n", 1)
+    (folder / "report1.txt").write_text(text)
+    report = _index(folder, location, embeddings)
+    assert (report.added, report.skipped, report.moved) == (1, 6, 2)
+    kept = {p.id for p in all_passages(open_store(location, embeddings))}
+    assert len(read) == 2 and set(read) <= kept
+    paragraphs = sorted(
+        p.metadata["paragraph"]
+        for p in all_passages(open_store(location, embeddings))
+        if p.metadata["source"] == "report1.txt"
+    )
+    assert paragraphs == [1, 2, 3]
 
 
 def test_files_gone_from_the_folder_are_deleted(folder, location, embeddings):
@@ -275,6 +307,11 @@ def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings
     }
     assert len(_records(records)) == recorded
     assert _stored_passages(env) == stored
+    location = StoreLocation(tmp_path / "index", "articles")
+    # The killed run saved no keyword index; a reader builds it from the store.
+    assert not list((location.index_dir / "keywords").glob("*.npz"))
+    reader = KeywordIndex(open_store(location, embeddings), location)
+    assert len(reader) == stored
 
     command = [sys.executable, "-m", "assistant.cli", "index", str(docs), "--json"]
     rerun = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
@@ -288,7 +325,7 @@ def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings
         0,
     )
 
-    store = open_store(StoreLocation(tmp_path / "index", "articles"), embeddings)
+    store = open_store(location, embeddings)
     passages = all_passages(store)
     copies = Counter((p.metadata["source"], p.metadata["paragraph"]) for p in passages)
     expected = {
@@ -300,3 +337,5 @@ def test_killed_midway_then_rerun_leaves_every_passage_once(tmp_path, embeddings
     ids = [p.id for p in passages]
     assert len(set(ids)) == total
     assert sorted(_records(records)) == sorted(ids)  # records and store agree
+    # The run again took the terms of the passages it wrote and read the others.
+    assert_saved_index_is_the_stores(location, embeddings)

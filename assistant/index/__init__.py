@@ -55,7 +55,7 @@ from assistant.index.records import (
 )
 from assistant.index.upgrade import upgrade_layout
 from assistant.ingest.passages import SourceFile, load_passages, printable, walk
-from assistant.keywords import KeywordIndex
+from assistant.keywords import KeywordIndex, WrittenTerms
 from assistant.store import (
     PAGE_SIZE,
     StoreLocation,
@@ -150,7 +150,10 @@ def index_paths(
     found = walk(paths)
     files = found.files
     started = time.perf_counter()
-    with _writing(location, embeddings, rebuild=rebuild, lock_timeout_s=lock_timeout_s) as store:
+    with _writing(location, embeddings, rebuild=rebuild, lock_timeout_s=lock_timeout_s) as (
+        store,
+        written,
+    ):
         files, origins = assign_origins(location, store, files, paths)
         report = IndexReport()
         for source, reason in found.skipped:
@@ -181,7 +184,9 @@ def index_paths(
             read=read,
             signature=signature,
         )
-        committed = _index_documents(passages, location, embeddings, store, report, batch_size)
+        committed = _index_documents(
+            passages, location, embeddings, store, report, batch_size, written
+        )
         # Passages the store held and the records did not (a run killed between its two
         # writes) that this run did not write again: left from an earlier version of a file.
         strays = [
@@ -224,8 +229,11 @@ def index_documents(
     (falling back to ``metadata["source"]``), ``batch_size`` passages at a time."""
     report = report or IndexReport()
     started = time.perf_counter()
-    with _writing(location, embeddings, rebuild=rebuild, lock_timeout_s=lock_timeout_s) as store:
-        _index_documents(passages, location, embeddings, store, report, batch_size)
+    with _writing(location, embeddings, rebuild=rebuild, lock_timeout_s=lock_timeout_s) as (
+        store,
+        written,
+    ):
+        _index_documents(passages, location, embeddings, store, report, batch_size, written)
         report.seconds = time.perf_counter() - started
     log.info("indexed: %s", report.to_dict())
     return report
@@ -238,20 +246,25 @@ def _writing(
     *,
     rebuild: bool,
     lock_timeout_s: float | None,
-) -> Iterator[VectorStore]:
+) -> Iterator[tuple[VectorStore, WrittenTerms]]:
     """Hold the write lock, delete the index first with ``rebuild``, and give the store
-    (created if missing, brought up to this version's layout)."""
+    (created if missing, brought up to this version's layout) and where the run keeps the
+    terms of the passages it writes."""
     with write_lock(location, lock_timeout_s):
         if rebuild:
             remove_index(location, embeddings)
         store = open_store(location, embeddings, create=True)
         upgrade_layout(location, embeddings, store)
-        yield store
+        written = WrittenTerms()
+        yield store, written
         # Bring the saved keyword index up to date with what was written, so that the next
         # process to open the index loads it instead of reading and tokenising passages.
-        # It is a cache: failing here costs the next reader time, never the run its result.
+        # The passages written are not read back: their terms were taken as they were
+        # written. It is a cache: failing here costs the next reader time, never the run
+        # its result (a run that fails or is killed leaves it as it was: out of step, which
+        # the next reader sees and catches up with).
         try:
-            KeywordIndex(store, location)
+            KeywordIndex(store, location, written=written)
         except Exception as exc:  # noqa: BLE001 - the passages are written; say so and go on
             log.warning("the saved keyword index was not updated (%s: %s)", type(exc).__name__, exc)
 
@@ -263,15 +276,20 @@ def _index_documents(
     store: VectorStore,
     report: IndexReport,
     batch_size: int,
+    written: WrittenTerms,
 ) -> dict[str, list[str]]:
     """Write the passages batch by batch; a batch that fails is written again file by file,
     so that only the files that really fail are lost (and reported). Then delete the
     passages of the files seen that were not confirmed by this run, and rewrite the moved
-    passages' positions. Return the ids of the passages of each file written whole."""
+    passages' positions. Return the ids of the passages of each file written whole.
+
+    Only the metadata of passages kept from before is held until then (those written now
+    have the positions the store holds): not a dict per passage of a large first run."""
     records = open_record_manager(location, embeddings)
     fingerprints = Fingerprints(records)
     since = records.get_time()
     positions: dict[str, dict[str, Any]] = {}
+    ids_of: dict[str, list[str]] = {}  # each file's passages, by key
     groups: dict[str, str] = {}
     failed: set[str] = set()
     batches = _batched(assign_ids(passages, positions), batch_size)
@@ -281,47 +299,69 @@ def _index_documents(
             key = passage.metadata[SOURCE_ID_KEY]
             if key not in groups:
                 new[key] = groups[key] = passage.metadata["source"]
+            ids_of.setdefault(key, []).append(str(passage.id))
         # A file's fingerprint goes before any of its passages is written: a run killed
         # from here on leaves none saying that its passages are whole.
         fingerprints.forget(new)
         try:
-            _write_batch(batch, records, store, report)
-            continue
+            _write_batch(batch, records, store, report, written)
         except Exception as exc:  # noqa: BLE001 - retried file by file below
             log.warning(
                 "a batch of %d passages failed (%s); retrying file by file", len(batch), exc
             )
-        for key, group in groupby(batch, key=lambda p: p.metadata[SOURCE_ID_KEY]):
-            if key in failed:
-                continue
-            try:
-                _write_batch(list(group), records, store, report)
-            except Exception as exc:  # noqa: BLE001 - the file is reported, the rest go on
-                problem = store_error(location, exc)
-                if isinstance(problem, (StoreUnreachableError, StoreUnauthorizedError)):
-                    raise problem from exc  # not this file's fault: stop, say why
-                failed.add(key)
-                source = printable(str(groups[key]))
-                reason = printable(f"cannot be written to the index: {type(exc).__name__}: {exc}")
-                report.failed.append({"source": source, "error": reason})
-                log.warning("skipped %s: %s", source, reason)
+            _write_files(batch, records, store, report, written, failed, groups, location)
+        for passage in batch:
+            if passage.id in written.position:  # just written: nothing to rewrite
+                positions.pop(str(passage.id), None)
     # The files' passages this run did not confirm (edited or gone from the file).
     stale = [key for key in groups if key not in failed]
     report.deleted += _delete_unconfirmed(records, store, stale, since)
     report.moved += _refresh_positions(store, positions, failed)
     mark_changed(location, embeddings, store)
-    committed: dict[str, list[str]] = {key: [] for key in groups if key not in failed}
-    for doc_id, meta in positions.items():
-        if meta.get(SOURCE_ID_KEY) in committed:
-            committed[meta[SOURCE_ID_KEY]].append(doc_id)
-    return committed
+    return {key: ids for key, ids in ids_of.items() if key not in failed}
+
+
+def _write_files(
+    batch: list[Document],
+    records: Any,
+    store: VectorStore,
+    report: IndexReport,
+    written: WrittenTerms,
+    failed: set[str],
+    groups: dict[str, str],
+    location: StoreLocation,
+) -> None:
+    """Write a batch that failed file by file: the files that fail are reported, and added
+    to ``failed``."""
+    for key, group in groupby(batch, key=lambda p: p.metadata[SOURCE_ID_KEY]):
+        if key in failed:
+            continue
+        try:
+            _write_batch(list(group), records, store, report, written)
+        except Exception as exc:  # noqa: BLE001 - the file is reported, the rest go on
+            problem = store_error(location, exc)
+            if isinstance(problem, (StoreUnreachableError, StoreUnauthorizedError)):
+                raise problem from exc  # not this file's fault: stop, say why
+            failed.add(key)
+            source = printable(str(groups[key]))
+            reason = printable(f"cannot be written to the index: {type(exc).__name__}: {exc}")
+            report.failed.append({"source": source, "error": reason})
+            log.warning("skipped %s: %s", source, reason)
 
 
 def _write_batch(
-    batch: list[Document], records: Any, store: VectorStore, report: IndexReport
+    batch: list[Document],
+    records: Any,
+    store: VectorStore,
+    report: IndexReport,
+    written: WrittenTerms,
 ) -> None:
+    """Write the batch's passages the records do not know (LangChain's indexing API skips
+    the others), and keep the terms of those in ``written`` once they are."""
     from langchain_core.indexing import index
 
+    known = records.exists([passage_id(p) for p in batch])
+    fresh = [p for p, exists in zip(batch, known, strict=True) if not exists]
     stats = index(
         batch,
         records,
@@ -336,6 +376,7 @@ def _write_batch(
     report.added += stats["num_added"]
     report.updated += stats.get("num_updated", 0)
     report.skipped += stats["num_skipped"]
+    written.add(fresh)
 
 
 def _delete_unconfirmed(records: Any, store: VectorStore, keys: list[str], since: float) -> int:
