@@ -1,7 +1,9 @@
 """BM25 over a Chroma collection, saved beside the store and kept in step with it.
 
 The keyword index holds, per passage, only its id and its terms (term ids, sentence by
-sentence); texts and metadata stay in Chroma and are read for the few passages a question
+sentence): those of its context (title, section, API entry: :mod:`assistant.ingest.context`,
+what is embedded with it) as a sentence of their own, then its text's; texts and metadata
+stay in Chroma and are read for the few passages a question
 retrieves (:meth:`KeywordIndex.documents`, with a cache). BM25 is a sparse term x passage
 matrix of precomputed scores (Lucene's BM25 with k1 = 1.5, b = 0.75: bm25s's defaults, on
 whose scores the rerank weights were fitted), built with numpy from the terms.
@@ -12,7 +14,7 @@ request, also to a Chroma server); when it moved, the index is brought up to dat
 
 * **incrementally**: the store's ids are listed (nothing else is read), the passages that
   are gone are dropped, and only the new ones are read and tokenised (a passage's id is a
-  hash of its text, so a known id has the terms it had);
+  hash of its text and context, so a known id has the terms it had);
 * or, for a collection it has never seen (a first open, a ``--rebuild``), from every passage.
 
 The result is saved as ``<index_dir>/keywords/<collection id>.npz`` with the version it
@@ -36,6 +38,7 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import VectorStore
 
 from assistant.errors import IndexMissingError
+from assistant.ingest.context import passage_context
 from assistant.rerank import TermIndex, inverse_document_frequency
 from assistant.store import (
     StoreLocation,
@@ -54,7 +57,8 @@ log = logging.getLogger(__name__)
 K1, B = 1.5, 0.75
 #: Passages' texts and metadata kept in memory after being read for a question.
 DOCUMENT_CACHE = 20_000
-_SNAPSHOT_FORMAT = 1
+#: 2: the passages' contexts are among their terms.
+_SNAPSHOT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -157,10 +161,11 @@ class Terms:
 
 
 def tokenized(
-    texts: Iterable[str], vocabulary: dict[str, int], first_sentence: int = 0
+    passages: Iterable[tuple[str, str]], vocabulary: dict[str, int], first_sentence: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Term ids (``vocabulary`` grows with new terms), sentence numbers from
-    ``first_sentence`` on, and lengths, of each text's sentences' terms in order.
+    ``first_sentence`` on, and lengths, of each passage's terms in order: passages given
+    as (context, text), the context a sentence of its own before the text's sentences.
 
     The ids go straight into growing C arrays: a list of 10 million Python ints would take
     ~350 MB where the arrays take 40, and a small numpy array per text (two per passage,
@@ -170,10 +175,12 @@ def tokenized(
     sentences = array("i")
     lengths = array("q")
     sentence = first_sentence
-    for text in texts:
+    for context, text in passages:
         count = 0
-        for span in split_sentences(text):
-            terms = [vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(span.text)]
+        for span in [context, *(s.text for s in split_sentences(text))]:
+            terms = [vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(span)]
+            if not terms:
+                continue
             tokens.extend(terms)
             sentences.extend([sentence] * len(terms))
             count += len(terms)
@@ -186,6 +193,10 @@ def tokenized(
     )
 
 
+def _context_and_text(passage: Document) -> tuple[str, str]:
+    return passage_context(passage.metadata), passage.page_content
+
+
 def _offsets(lengths: np.ndarray) -> np.ndarray:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -195,7 +206,7 @@ def _offsets(lengths: np.ndarray) -> np.ndarray:
 def from_passages(passages: Sequence[Document], version: StoreVersion | None) -> Terms:
     """The keyword index of ``passages`` (in this order)."""
     vocabulary: dict[str, int] = {}
-    tokens, sentences, lengths = tokenized([p.page_content for p in passages], vocabulary)
+    tokens, sentences, lengths = tokenized(map(_context_and_text, passages), vocabulary)
     return Terms.build(
         [str(p.id) for p in passages], vocabulary, tokens, sentences, _offsets(lengths), version
     )
@@ -207,12 +218,12 @@ def from_store(store: VectorStore, version: StoreVersion | None) -> Terms:
     ids: list[str] = []
     seen: set[str] = set()
 
-    def texts() -> Iterator[str]:
-        for doc_id, text in passage_texts(store):
+    def texts() -> Iterator[tuple[str, str]]:
+        for doc_id, text, metadata in passage_texts(store):
             if doc_id not in seen:  # a write between two pages may move a passage
                 seen.add(doc_id)
                 ids.append(doc_id)
-                yield text
+                yield passage_context(metadata), text
 
     vocabulary: dict[str, int] = {}
     tokens, sentences, lengths = tokenized(texts(), vocabulary)
@@ -234,7 +245,7 @@ def updated(
     vocabulary = dict(old.vocabulary)
     added = [doc_id for doc_id in ids if doc_id not in old.position and doc_id in new]
     new_tokens, new_sentences, new_lengths = tokenized(
-        [new[i].page_content for i in added],
+        [_context_and_text(new[i]) for i in added],
         vocabulary,
         first_sentence=int(sentences.max(initial=-1)) + 1,
     )

@@ -54,6 +54,7 @@ from assistant.index.records import (
     write_lock,
 )
 from assistant.index.upgrade import upgrade_layout
+from assistant.index.writer import ContextWriter
 from assistant.ingest.passages import SourceFile, load_passages, printable, walk
 from assistant.keywords import KeywordIndex
 from assistant.store import (
@@ -271,6 +272,7 @@ def _index_documents(
     records = open_record_manager(location, embeddings)
     fingerprints = Fingerprints(records)
     since = records.get_time()
+    writer = ContextWriter(store, embeddings)  # embeds each passage with its context
     positions: dict[str, dict[str, Any]] = {}
     groups: dict[str, str] = {}
     failed: set[str] = set()
@@ -285,7 +287,7 @@ def _index_documents(
         # from here on leaves none saying that its passages are whole.
         fingerprints.forget(new)
         try:
-            _write_batch(batch, records, store, report)
+            _write_batch(batch, records, writer, report)
             continue
         except Exception as exc:  # noqa: BLE001 - retried file by file below
             log.warning(
@@ -295,7 +297,7 @@ def _index_documents(
             if key in failed:
                 continue
             try:
-                _write_batch(list(group), records, store, report)
+                _write_batch(list(group), records, writer, report)
             except Exception as exc:  # noqa: BLE001 - the file is reported, the rest go on
                 problem = store_error(location, exc)
                 if isinstance(problem, (StoreUnreachableError, StoreUnauthorizedError)):
@@ -318,21 +320,21 @@ def _index_documents(
 
 
 def _write_batch(
-    batch: list[Document], records: Any, store: VectorStore, report: IndexReport
+    batch: list[Document], records: Any, writer: ContextWriter, report: IndexReport
 ) -> None:
     from langchain_core.indexing import index
 
     stats = index(
         batch,
         records,
-        store,
+        writer,
         cleanup=None,
         source_id_key=SOURCE_ID_KEY,
         key_encoder=passage_id,
         batch_size=max(len(batch), 1),
     )
     if stats["num_added"] or stats.get("num_updated", 0):
-        mark_written(store)  # readers see each batch, even of a run killed later
+        mark_written(writer.store)  # readers see each batch, even of a run killed later
     report.added += stats["num_added"]
     report.updated += stats.get("num_updated", 0)
     report.skipped += stats["num_skipped"]
