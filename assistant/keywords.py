@@ -1,7 +1,9 @@
 """BM25 over a Chroma collection, saved beside the store and kept in step with it.
 
 The keyword index holds, per passage, only its id and its terms (term ids, sentence by
-sentence); texts and metadata stay in Chroma and are read for the few passages a question
+sentence): those of its context (title, section, API entry: :mod:`assistant.ingest.context`,
+what is embedded with it) as a sentence of their own, then its text's; texts and metadata
+stay in Chroma and are read for the few passages a question
 retrieves (:meth:`KeywordIndex.documents`, with a cache). BM25 is a sparse term x passage
 matrix of precomputed scores (Lucene's BM25 with k1 = 1.5, b = 0.75: bm25s's defaults, on
 whose scores the rerank weights were fitted), built with numpy from the terms.
@@ -12,7 +14,7 @@ request, also to a Chroma server); when it moved, the index is brought up to dat
 
 * **incrementally**: the store's ids are listed (nothing else is read), the passages that
   are gone are dropped, and only the new ones are read and tokenised (a passage's id is a
-  hash of its text, so a known id has the terms it had);
+  hash of its text and context, so a known id has the terms it had);
 * or, for a collection it has never seen (a first open, a ``--rebuild``), from every passage.
 
 An indexing run does the same once it has written, but takes the terms of the passages it
@@ -41,6 +43,7 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import VectorStore
 
 from assistant.errors import IndexMissingError
+from assistant.ingest.context import passage_context
 from assistant.rerank import TermIndex, inverse_document_frequency
 from assistant.store import (
     StoreLocation,
@@ -59,7 +62,8 @@ log = logging.getLogger(__name__)
 K1, B = 1.5, 0.75
 #: Passages' texts and metadata kept in memory after being read for a question.
 DOCUMENT_CACHE = 20_000
-_SNAPSHOT_FORMAT = 1
+#: 2: the passages' contexts are among their terms.
+_SNAPSHOT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -162,33 +166,36 @@ class Terms:
 
 
 def tokenized(
-    texts: Iterable[str], vocabulary: dict[str, int], first_sentence: int = 0
+    passages: Iterable[tuple[str, str]], vocabulary: dict[str, int], first_sentence: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Term ids (``vocabulary`` grows with new terms), sentence numbers from
-    ``first_sentence`` on, and lengths, of each text's sentences' terms in order.
+    ``first_sentence`` on, and lengths, of each passage's terms in order: passages given
+    as (context, text), the context a sentence of its own before the text's sentences.
 
     The ids go straight into growing C arrays: a list of 10 million Python ints would take
     ~350 MB where the arrays take 40, and a small numpy array per text (two per passage,
     kept until the end among the texts' short-lived strings) fragmented the heap: the
     process kept ~300 MB more than it used at 100,000 passages."""
     tokens, sentences, lengths = array("i"), array("i"), array("q")
-    _tokenize_into(texts, vocabulary, (tokens, sentences, lengths), first_sentence)
+    _tokenize_into(passages, vocabulary, (tokens, sentences, lengths), first_sentence)
     return _arrays(tokens, sentences, lengths)
 
 
 def _tokenize_into(
-    texts: Iterable[str],
+    passages: Iterable[tuple[str, str]],
     vocabulary: dict[str, int],
     into: tuple[array[int], array[int], array[int]],
     sentence: int,
 ) -> int:
-    """Append each text's term ids, sentence numbers (from ``sentence`` on) and length to
-    the arrays ``into``; return the next sentence number."""
+    """Append each (context, text)'s term ids, sentence numbers (from ``sentence`` on) and
+    length to the arrays ``into``; return the next sentence number."""
     tokens, sentences, lengths = into
-    for text in texts:
+    for context, text in passages:
         count = 0
-        for span in split_sentences(text):
-            terms = [vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(span.text)]
+        for span in [context, *(s.text for s in split_sentences(text))]:
+            terms = [vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(span)]
+            if not terms:
+                continue
             tokens.extend(terms)
             sentences.extend([sentence] * len(terms))
             count += len(terms)
@@ -212,8 +219,9 @@ class WrittenTerms:
     id: the keyword index is then brought up to date without reading them back from the
     store (:meth:`KeywordIndex.catch_up`).
 
-    Sound because a passage's id is a digest of its text (:mod:`assistant.index.identity`):
-    the terms kept under an id are those of the text the store holds under it. Only passages
+    Sound because a passage's id is a digest of its text and context
+    (:mod:`assistant.index.identity`): the terms kept under an id are those of the passage
+    the store holds under it. Only passages
     written whole should be added; any other passage the store holds is read from it.
     """
 
@@ -229,18 +237,22 @@ class WrittenTerms:
 
     def add(self, passages: Iterable[Document]) -> None:
         """Tokenise these passages (those with an id not added before)."""
-        texts: list[str] = []
+        texts: list[tuple[str, str]] = []
         for passage in passages:
             doc_id = str(passage.id or "")
             if doc_id and doc_id not in self.position:
                 self.position[doc_id] = len(self.ids)
                 self.ids.append(doc_id)
-                texts.append(passage.page_content)
+                texts.append(_context_and_text(passage))
         self._sentence = _tokenize_into(texts, self.vocabulary, self._arrays, self._sentence)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, sentences, lengths) of the passages added, in the order of ``ids``."""
         return _arrays(*self._arrays)
+
+
+def _context_and_text(passage: Document) -> tuple[str, str]:
+    return passage_context(passage.metadata), passage.page_content
 
 
 def _offsets(lengths: np.ndarray) -> np.ndarray:
@@ -252,7 +264,7 @@ def _offsets(lengths: np.ndarray) -> np.ndarray:
 def from_passages(passages: Sequence[Document], version: StoreVersion | None) -> Terms:
     """The keyword index of ``passages`` (in this order)."""
     vocabulary: dict[str, int] = {}
-    tokens, sentences, lengths = tokenized([p.page_content for p in passages], vocabulary)
+    tokens, sentences, lengths = tokenized(map(_context_and_text, passages), vocabulary)
     return Terms.build(
         [str(p.id) for p in passages], vocabulary, tokens, sentences, _offsets(lengths), version
     )
@@ -264,12 +276,12 @@ def from_store(store: VectorStore, version: StoreVersion | None) -> Terms:
     ids: list[str] = []
     seen: set[str] = set()
 
-    def texts() -> Iterator[str]:
-        for doc_id, text in passage_texts(store):
+    def texts() -> Iterator[tuple[str, str]]:
+        for doc_id, text, metadata in passage_texts(store):
             if doc_id not in seen:  # a write between two pages may move a passage
                 seen.add(doc_id)
                 ids.append(doc_id)
-                yield text
+                yield passage_context(metadata), text
 
     vocabulary: dict[str, int] = {}
     tokens, sentences, lengths = tokenized(texts(), vocabulary)
@@ -306,7 +318,9 @@ def updated(
         vocabulary = dict(old.vocabulary)
     added = [i for i in ids if i not in old.position and i not in taken and i in new]
     new_tokens, new_sentences, new_lengths = tokenized(
-        [new[i].page_content for i in added], vocabulary, first_sentence=_next_sentence(parts)
+        [_context_and_text(new[i]) for i in added],
+        vocabulary,
+        first_sentence=_next_sentence(parts),
     )
     parts.append((new_tokens, new_sentences, new_lengths))
     return Terms.build(

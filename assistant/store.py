@@ -508,17 +508,20 @@ def update_metadatas(
         mark_written(store)
 
 
-def passage_texts(store: VectorStore) -> Iterator[tuple[str, str]]:
-    """Every passage as (id, text), read a page at a time; a passage a write between two
-    pages moved may come twice.
+def passage_texts(store: VectorStore) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every passage as (id, text, metadata), read a page at a time; a passage a write
+    between two pages moved may come twice.
 
     Raises:
         IndexMissingError: the collection was deleted (another process rebuilding it).
     """
     chroma = _chroma(store)
     with _reading(chroma):
-        for page in _pages(chroma, include=["documents"]):
-            yield from zip(page["ids"], page["documents"] or [], strict=True)
+        for page in _pages(chroma, include=["documents", "metadatas"]):
+            for doc_id, text, meta in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+            ):
+                yield doc_id, text, dict(meta or {})
 
 
 def passage_rows(store: VectorStore) -> Iterator[tuple[str, str, dict[str, Any]]]:

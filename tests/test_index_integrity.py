@@ -299,14 +299,18 @@ def _old_index(passages: list[Document], location: StoreLocation, embeddings) ->
     return int(stats["num_added"])
 
 
-def test_an_index_of_the_older_layout_is_upgraded_without_embedding(tmp_path, location, embeddings):
+def test_an_index_of_the_older_layout_is_upgraded_embedding_each_passage_once(
+    tmp_path, location, embeddings
+):
     docs = _folder(tmp_path / "docs")
     assert _index_as_the_older_version_did(docs, location, embeddings) == FOLDER_PASSAGES
     assert str(docs.resolve()) in list_sources(location, embeddings)[0].key  # the old keys
 
+    # That version embedded the text alone: each passage is embedded again, once, with its
+    # context (never its old vector under an id that says otherwise), and not written again.
     counting = CountingEmbeddings(embeddings)
     upgraded = _index(docs, location, counting)
-    assert counting.embedded == 0
+    assert counting.embedded == FOLDER_PASSAGES
     assert (upgraded.added, upgraded.skipped, upgraded.deleted) == (0, FOLDER_PASSAGES, 0)
     assert count_passages(open_store(location, embeddings)) == FOLDER_PASSAGES
     keys = sorted(s.key for s in list_sources(location, embeddings))
@@ -315,17 +319,19 @@ def test_an_index_of_the_older_layout_is_upgraded_without_embedding(tmp_path, lo
     # And from now on the folder can move.
     moved = tmp_path / "moved"
     docs.rename(moved)
+    counting = CountingEmbeddings(embeddings)
     again = _index(moved, location, counting)
     assert counting.embedded == 0
     assert (again.added, again.skipped, again.deleted) == (0, FOLDER_PASSAGES, 0)
     assert count_passages(open_store(location, embeddings)) == FOLDER_PASSAGES
 
 
-def test_ready_made_passages_of_the_older_version_are_not_embedded_again(
+def test_ready_made_passages_of_the_older_version_are_embedded_again_once(
     tmp_path, location, embeddings
 ):
     # `index_documents` as the evaluation uses it: passages without a folder, keyed by the
-    # caller. Their old ids are replaced in place, vectors kept.
+    # caller. Their old ids are replaced in place, each embedded again once (with its
+    # context), and not written again by the run.
     def passages() -> list[Document]:
         return [
             Document(
@@ -338,7 +344,7 @@ def test_ready_made_passages_of_the_older_version_are_not_embedded_again(
     assert _old_index(passages(), location, embeddings) == 7
     counting = CountingEmbeddings(embeddings)
     report = index_documents(passages(), location=location, embeddings=counting)
-    assert counting.embedded == 0
+    assert counting.embedded == 7
     assert (report.added, report.skipped, report.deleted) == (0, 7, 0)
     assert count_passages(open_store(location, embeddings)) == 7
 

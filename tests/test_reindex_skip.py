@@ -18,6 +18,7 @@ from langchain_core.documents import Document
 
 import assistant.index as index_module
 import assistant.index.fingerprints as fingerprints_module
+import assistant.ingest.context as context_module
 import assistant.ingest.passages as passages_module
 from assistant.index import index_paths, open_record_manager
 from assistant.index.fingerprints import Fingerprints, ids_digest
@@ -241,6 +242,31 @@ def test_changed_ingestion_code_reads_every_file_again(
         source.write("\n# a change to how files are split\n")
     _index(docs, location, embeddings)
     assert sorted(reads) == FILES
+
+
+def test_another_embedding_recipe_embeds_every_passage_again_once(
+    docs, location, embeddings, reads, monkeypatch
+):
+    """What is embedded for a passage (its context and text) is part of what decides it:
+    another recipe reads every file and embeds every passage again, under new ids, rather
+    than keeping vectors of the old one beside the new; then passes over them as before."""
+    _index(docs, location, embeddings)
+    before = {p.id for p in all_passages(open_store(location, embeddings))}
+    monkeypatch.setattr(context_module, "indexed_text", lambda text, meta: f"{text}\n(v2)")
+    reads.clear()
+    counting = CountingEmbeddings(embeddings)
+    report = _index(docs, location, counting)
+    assert sorted(reads) == FILES
+    assert (report.added, report.deleted, report.skipped) == (ALL, ALL, 0)
+    assert counting.embedded == ALL
+    after = all_passages(open_store(location, embeddings))
+    assert {p.id for p in after}.isdisjoint(before) and len(after) == ALL
+    assert _stored(location, embeddings) == _fresh(docs, embeddings)  # texts stay verbatim
+
+    reads.clear()
+    counting = CountingEmbeddings(embeddings)
+    assert _index(docs, location, counting).skipped == ALL
+    assert (reads, counting.embedded) == ([], 0)
 
 
 def test_a_deleted_file_is_removed_and_the_rest_passed_over(docs, location, embeddings, reads):

@@ -54,6 +54,7 @@ from assistant.index.records import (
     write_lock,
 )
 from assistant.index.upgrade import upgrade_layout
+from assistant.index.writer import ContextWriter
 from assistant.ingest.passages import SourceFile, load_passages, printable, walk
 from assistant.keywords import KeywordIndex, WrittenTerms
 from assistant.store import (
@@ -288,6 +289,7 @@ def _index_documents(
     records = open_record_manager(location, embeddings)
     fingerprints = Fingerprints(records)
     since = records.get_time()
+    writer = ContextWriter(store, embeddings)  # embeds each passage with its context
     positions: dict[str, dict[str, Any]] = {}
     ids_of: dict[str, list[str]] = {}  # each file's passages, by key
     groups: dict[str, str] = {}
@@ -304,12 +306,12 @@ def _index_documents(
         # from here on leaves none saying that its passages are whole.
         fingerprints.forget(new)
         try:
-            _write_batch(batch, records, store, report, written)
+            _write_batch(batch, records, writer, report, written)
         except Exception as exc:  # noqa: BLE001 - retried file by file below
             log.warning(
                 "a batch of %d passages failed (%s); retrying file by file", len(batch), exc
             )
-            _write_files(batch, records, store, report, written, failed, groups, location)
+            _write_files(batch, records, writer, report, written, failed, groups, location)
         for passage in batch:
             if passage.id in written.position:  # just written: nothing to rewrite
                 positions.pop(str(passage.id), None)
@@ -324,7 +326,7 @@ def _index_documents(
 def _write_files(
     batch: list[Document],
     records: Any,
-    store: VectorStore,
+    writer: ContextWriter,
     report: IndexReport,
     written: WrittenTerms,
     failed: set[str],
@@ -337,7 +339,7 @@ def _write_files(
         if key in failed:
             continue
         try:
-            _write_batch(list(group), records, store, report, written)
+            _write_batch(list(group), records, writer, report, written)
         except Exception as exc:  # noqa: BLE001 - the file is reported, the rest go on
             problem = store_error(location, exc)
             if isinstance(problem, (StoreUnreachableError, StoreUnauthorizedError)):
@@ -352,7 +354,7 @@ def _write_files(
 def _write_batch(
     batch: list[Document],
     records: Any,
-    store: VectorStore,
+    writer: ContextWriter,
     report: IndexReport,
     written: WrittenTerms,
 ) -> None:
@@ -365,14 +367,14 @@ def _write_batch(
     stats = index(
         batch,
         records,
-        store,
+        writer,
         cleanup=None,
         source_id_key=SOURCE_ID_KEY,
         key_encoder=passage_id,
         batch_size=max(len(batch), 1),
     )
     if stats["num_added"] or stats.get("num_updated", 0):
-        mark_written(store)  # readers see each batch, even of a run killed later
+        mark_written(writer.store)  # readers see each batch, even of a run killed later
     report.added += stats["num_added"]
     report.updated += stats.get("num_updated", 0)
     report.skipped += stats["num_skipped"]

@@ -7,7 +7,8 @@ record manager's table (``records.sqlite``, the same namespace: one collection):
 
 * the size and sha256 of its bytes (the bytes the loader read);
 * the signature of everything else that decides its passages (:func:`passage_signature`):
-  the ingestion code, the parsers' versions, the model's window and tokenizer;
+  the ingestion code, the parsers' versions, the model's window and tokenizer, and what is
+  embedded for a passage (its context and text, :mod:`assistant.ingest.context`);
 * how many passages it has, a digest of their ids, and the warnings its loading gave.
 
 A file is passed over (:func:`survey`) only when its bytes and the signature are the same
@@ -36,6 +37,7 @@ from langchain_core.vectorstores import VectorStore
 
 from assistant.embeddings import SentenceEmbeddings
 from assistant.index.identity import SOURCE_ID_KEY
+from assistant.ingest import context
 from assistant.ingest.passages import SourceFile
 from assistant.store import PAGE_SIZE, ids_where_in, metadatas_by_id
 
@@ -53,6 +55,9 @@ _PARSERS = ("beautifulsoup4", "lxml", "pypdf", "python-docx", "tokenizers")
 #: Counted by the model's tokenizer for the signature: a tokenizer that cuts it otherwise
 #: may cut passages otherwise.
 _PROBE = "Indexing naïve café-bars: 12.5% of 3,000 PDFs & HTML pages (e.g. “Überblick”) — done."
+#: What is embedded for a passage of this text with this metadata: another recipe (another
+#: context, another layout of it) changes it, and so the signature.
+_PROBE_METADATA = {"title": "A title", "section": "A section", "entry": "module.Class.method"}
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,8 @@ class Fingerprints:
 def passage_signature(embeddings: SentenceEmbeddings) -> str:
     """A digest of everything but a file's bytes that decides its passages: the code that
     reads and splits files and names passages (its source), the parsers' versions, Python's,
-    and the model's window and tokenizer (the splitter fits passages to them)."""
+    the model's window and tokenizer (the splitter fits passages to them), and what is
+    embedded for a passage (:func:`~assistant.ingest.context.indexed_text` of a probe)."""
     code = hashlib.sha256()
     for pattern in _PASSAGE_CODE:
         for path in sorted(_PACKAGE.glob(pattern)):
@@ -186,6 +192,7 @@ def passage_signature(embeddings: SentenceEmbeddings) -> str:
         "model": embeddings.model_name,
         "max_tokens": embeddings.max_tokens,
         "probe": embeddings.count_tokens(_PROBE),
+        "embedded": context.indexed_text(_PROBE, _PROBE_METADATA),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

@@ -2,7 +2,9 @@
 
 A passage's id is a hash of what identifies it: its text, its document (the folder's stable
 name in this index + the file's path relative to that folder, see :mod:`.folders`), the
-title and section, and which copy of that text in the document it is. Not its offsets or
+title and section, what the index embeds for it (:func:`~assistant.ingest.context.indexed_text`:
+the id names the vector, so a new recipe gives new ids and the passage is embedded again),
+and which copy of that text in the document it is. Not its offsets or
 paragraph number: an edit elsewhere in the file shifts those, and they are then rewritten in
 place, without embedding the passage again.
 """
@@ -15,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from langchain_core.documents import Document
+
+from assistant.ingest import context
 
 #: The record manager groups passages by this key: one group per file.
 SOURCE_ID_KEY = "doc_key"
@@ -44,7 +48,8 @@ def assign_ids(
 
 def _identity(passage: Document) -> str:
     values = {k: passage.metadata.get(k) for k in IDENTITY_KEYS}
-    return json.dumps([passage.page_content, values], sort_keys=True, ensure_ascii=True)
+    embedded = context.indexed_text(passage.page_content, passage.metadata)
+    return json.dumps([passage.page_content, values, embedded], sort_keys=True, ensure_ascii=True)
 
 
 def _digest(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Indexes built by an older version, brought up to date once, without embedding."""
+"""Indexes built by an older version, brought up to date once, without reading files again."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from assistant.index.fingerprints import Fingerprints
 from assistant.index.folders import new_origin, read_origins, write_origins
 from assistant.index.identity import REFRESH_CHUNK, SOURCE_ID_KEY, assign_ids
 from assistant.index.records import open_record_manager
+from assistant.ingest import context
 from assistant.store import (
     PAGE_SIZE,
     StoreLocation,
@@ -23,7 +24,6 @@ from assistant.store import (
     first_passage,
     passage_rows,
     upsert_with_vectors,
-    vectors_by_id,
 )
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,15 @@ log = logging.getLogger(__name__)
 def upgrade_layout(
     location: StoreLocation, embeddings: SentenceEmbeddings, store: VectorStore
 ) -> None:
-    """Bring an index built by an older version up to date, once, without embedding anything.
+    """Bring an index built by an older version up to date, once, without reading its files.
 
     That version named each passage's folder by its absolute path and gave each passage
     LangChain's default id, a hash of its text and all its metadata, offsets included (moving
     a folder duplicated it; an edit re-embedded the whole file). Each of its passages is
-    renamed: its folder gets a name (see :func:`assign_origins`) and the passage its new id,
-    keeping its vector; the records are rewritten to match.
+    renamed: its folder gets a name (see :func:`assign_origins`) and the passage its new id;
+    the records are rewritten to match. Its vector is made again: that version embedded the
+    text alone, this one embeds it after its context (:mod:`assistant.ingest.context`), and
+    the new id says so.
     """
     first = first_passage(store)
     if first is None or not _is_old_layout(*first):
@@ -70,13 +72,15 @@ def upgrade_layout(
     keyed = list(zip(old_ids, assign_ids(renamed, {}), strict=True))
     for start in range(0, len(keyed), REFRESH_CHUNK):
         chunk = keyed[start : start + REFRESH_CHUNK]
-        vectors = vectors_by_id(store, [old_id for old_id, _ in chunk])
+        vectors = embeddings.embed_documents(
+            [context.indexed_text(d.page_content, d.metadata) for _, d in chunk]
+        )
         upsert_with_vectors(
             store,
             [d.id or "" for _, d in chunk],
             [d.page_content for _, d in chunk],
             [d.metadata for _, d in chunk],
-            [vectors[old_id] for old_id, _ in chunk],
+            vectors,
         )
     new_ids = {d.id for _, d in keyed}
     stale = [key for key in dict.fromkeys(old_ids) if key not in new_ids]
@@ -91,8 +95,8 @@ def upgrade_layout(
         )
     write_origins(location, registry)
     log.warning(
-        "upgraded the index at %s to this version's passage ids: %d passages renamed, "
-        "none embedded again",
+        "upgraded the index at %s to this version's passage ids: %d passages renamed and "
+        "embedded again with their context, no file read",
         location.describe(),
         len(keyed),
     )

@@ -8,6 +8,12 @@ joined to the first paragraph of its ``<dd>`` ("enumerate(iterable, start=0) —
 enumerate object. …"), so that the passage names what it describes, and runs of fragments
 too short to answer anything (index letters, bare names in a table) are joined into one
 paragraph, or to the next paragraph, rather than each becoming a passage.
+
+An API entry's signature often leaves out what it belongs to (Sphinx writes ``pop(key[,
+default])`` for ``dict.pop`` inside the ``dict`` class's entry); its ``<dt>``'s ``id`` names
+it in full. Every paragraph of the entry (the signature's and the rest of its ``<dd>``) is
+marked with that qualified name (:attr:`HtmlText.entries`): the index reads it as part of the
+passage's context (:mod:`assistant.ingest.context`), the passage's text stays the page's.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import importlib.util
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 # lxml is faster and more forgiving of broken markup; html.parser is always there.
@@ -129,6 +135,11 @@ _END = object()  # marks the end of a block element on the walk's stack
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w\w")
 _PERMALINK = "¶"
+#: An id that names an API entry: a dotted name ("dict.pop", "unittest.TestCase.setUp"), as
+#: Sphinx's (and mkdocstrings') ``<dt>`` ids are; not an anchor such as "index-3",
+#: "term-iterator" or "cmdoption-c".
+_ENTRY_ID = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_LEAVE = object()  # marks the end of an API entry's <dd> on the walk's stack
 
 Kind = Literal["heading", "code", "text", "signature"]
 
@@ -137,17 +148,20 @@ Kind = Literal["heading", "code", "text", "signature"]
 class Block:
     kind: Kind
     text: str
+    entry: str = ""  # the qualified name of the API entry it belongs to, if any
 
 
 @dataclass(frozen=True)
 class HtmlText:
     """A page's title and text: paragraphs separated by blank lines, the start offsets of
-    the headings and code blocks among them."""
+    the headings and code blocks among them, and of the paragraphs of an API entry with the
+    entry's qualified name."""
 
     title: str
     text: str
     headings: frozenset[int]
     code: frozenset[int]
+    entries: dict[int, str] = field(default_factory=dict)
 
 
 def parse_html(markup: str) -> Any:
@@ -179,15 +193,18 @@ def read_html(soup: Any) -> HtmlText:
     texts: list[str] = []
     headings: set[int] = set()
     code: set[int] = set()
+    entries: dict[int, str] = {}
     offset = 0
     for block in blocks:
         if block.kind == "heading":
             headings.add(offset)
         elif block.kind == "code":
             code.add(offset)
+        if block.entry:
+            entries[offset] = block.entry
         texts.append(block.text)
         offset += len(block.text) + 2  # the "\n\n" between paragraphs
-    return HtmlText(title, "\n\n".join(texts), frozenset(headings), frozenset(code))
+    return HtmlText(title, "\n\n".join(texts), frozenset(headings), frozenset(code), entries)
 
 
 def _as_lines(soup: Any, toc: Any) -> Any:
@@ -252,79 +269,103 @@ def _text_of(tag: Any) -> str:
 def _walk(root: Any) -> Iterator[Block]:
     """Yield the blocks under ``root`` in order. The tree is walked with an explicit stack
     (deeply nested pages would overflow recursion); entering or leaving a block element
-    ends the paragraph being built, so each block becomes its own paragraph."""
+    ends the paragraph being built, so each block becomes its own paragraph. A ``<dd>``'s
+    blocks belong to the API entry its ``<dt>`` names (the innermost, for nested entries)."""
     from bs4 import NavigableString, Tag
 
     buffer: list[str] = []
     stack: list[object] = [root]
+    entries: list[str] = [""]  # the entries being described, innermost last
+    named = ""  # the entry of the <dt>s read since the last <dd>: the next <dd> describes it
     while stack:
         node = stack.pop()
         if node is _END or (isinstance(node, Tag) and node.name in _BLOCKS):
-            yield from _paragraph("".join(buffer), "text")
+            yield from _paragraph("".join(buffer), "text", entries[-1])
             buffer.clear()
-        if isinstance(node, Tag):
+        if node is _LEAVE:
+            entries.pop()
+        elif isinstance(node, Tag):
             if node.name == "br":
                 buffer.append("\n")
             elif node.name == "pre":  # preformatted: its line breaks are meaningful
-                yield from _paragraph(node.get_text(), "code")
+                yield from _paragraph(node.get_text(), "code", entries[-1])
             elif node.name in _HEADINGS:
-                yield from _paragraph(node.get_text(), "heading")
+                yield from _paragraph(node.get_text(), "heading", entries[-1])
             elif node.name == "dt":  # one line: the name of what the <dd> describes
-                yield from _paragraph(node.get_text(), "signature")
+                # A <dt> without an id shares the entry of the one before it, or belongs
+                # to the entry around it.
+                named = _entry_name(node) or named or entries[-1]
+                yield from _paragraph(node.get_text(), "signature", named)
             else:
+                if node.name == "dd":
+                    entries.append(named or entries[-1])
+                    named = ""
+                    stack.append(_LEAVE)
                 if node.name in _BLOCKS:
                     stack.append(_END)
                 stack.extend(reversed(node.contents))
         elif type(node) is NavigableString:  # not comments, doctypes, CDATA
             buffer.append(_SPACES.sub(" ", node))
-    yield from _paragraph("".join(buffer), "text")
+    yield from _paragraph("".join(buffer), "text", entries[-1])
 
 
-def _paragraph(text: str, kind: Kind) -> Iterator[Block]:
+def _entry_name(dt: Any) -> str:
+    """The qualified name a ``<dt>``'s id gives the API entry, or "" (not a dotted name)."""
+    name = dt.get("id")
+    return name if isinstance(name, str) and _ENTRY_ID.fullmatch(name) else ""
+
+
+def _paragraph(text: str, kind: Kind, entry: str = "") -> Iterator[Block]:
     if kind in ("heading", "signature"):
         line = _collapse(text.replace(_PERMALINK, ""))
         if line:
-            yield Block(kind, line)
+            yield Block(kind, line, entry)
         return
     # A blank line inside would split the paragraph in two, so empty lines are dropped.
     keep = kind == "code"
     lines = [line.rstrip() if keep else _collapse(line) for line in text.split("\n")]
     lines = [line for line in lines if line.strip()]
     if lines:
-        yield Block(kind, "\n".join(lines))
+        yield Block(kind, "\n".join(lines), entry)
 
 
 def _joined(blocks: list[Block]) -> list[Block]:
     """Join each signature to the paragraph describing it ("name — description"), and
     short fragments to what follows them, or to what precedes them before a heading; a code
     block's lines stay whole (what leads into one goes before its first line). Fragments
-    that carry no word are dropped."""
+    that carry no word are dropped. A joined paragraph is its signature's entry's, else its
+    own."""
     out: list[Block] = []
     lead: list[str] = []  # signatures and short fragments waiting for their paragraph
+    entry = ""  # the entry of what waits in ``lead``: its first signature's
     signed = False  # whether ``lead`` ends with a signature
     for block in blocks:
         short = _is_fragment(block.text)
         if block.kind == "heading":
-            _flush(out, lead)
+            _flush(out, lead, entry)
             out.append(block)
             lead, signed = [], False
         elif block.kind == "signature":
             if not signed and not _is_fragment("\n".join(lead)):
-                _flush(out, lead)  # a run of fragments that stands on its own (a table)
+                _flush(out, lead, entry)  # a run of fragments that stands on its own (a table)
                 lead = []
+            if not signed:
+                entry = block.entry
             lead.append(block.text)  # several signatures may share one description
             signed = True
         elif block.kind == "text" and signed:
-            out.append(Block("text", "\n".join(lead) + f" — {block.text}"))
+            out.append(Block("text", "\n".join(lead) + f" — {block.text}", entry))
             lead, signed = [], False
         elif block.kind == "code" and short and not lead and out and out[-1].kind != "heading":
-            out[-1] = Block(out[-1].kind, f"{out[-1].text}\n{block.text}")  # "x = f()"
+            out[-1] = replace(out[-1], text=f"{out[-1].text}\n{block.text}")  # "x = f()"
         elif block.kind == "text" and short:
+            if not lead:
+                entry = block.entry
             lead.append(block.text)
         else:  # text, or code with what leads into it
-            out.append(Block(block.kind, "\n".join([*lead, block.text])))
+            out.append(Block(block.kind, "\n".join([*lead, block.text]), block.entry))
             lead, signed = [], False
-    _flush(out, lead)
+    _flush(out, lead, entry)
     return out
 
 
@@ -334,16 +375,16 @@ def _is_fragment(text: str) -> bool:
     return len(text) < MIN_PARAGRAPH_CHARS or not _SPACES.search(text)
 
 
-def _flush(out: list[Block], lead: list[str]) -> None:
+def _flush(out: list[Block], lead: list[str], entry: str) -> None:
     """End a run of fragments that no paragraph followed: a paragraph of its own if it is
     long enough, else onto the paragraph before (not a heading)."""
     text = "\n".join(lead)
     if not _WORD.search(text):
         return  # index letters, punctuation: nothing to answer with
     if not _is_fragment(text) or not out or out[-1].kind == "heading":
-        out.append(Block("text", text))
+        out.append(Block("text", text, entry))
     else:
-        out[-1] = Block(out[-1].kind, f"{out[-1].text}\n{text}")
+        out[-1] = replace(out[-1], text=f"{out[-1].text}\n{text}")
 
 
 def _collapse(text: str) -> str:

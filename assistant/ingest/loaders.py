@@ -12,7 +12,7 @@ import codecs
 import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -45,13 +45,15 @@ _FALLBACK_NAMES = {"cp1252": "Windows-1252 (cp1252)", "latin-1": "Latin-1 (ISO-8
 class Page:
     """A page of text. Where the format marks its structure (HTML), ``headings`` and ``code``
     hold the start offsets of its heading and preformatted paragraphs; ``headings`` is None
-    where it does not, and the splitter tells headings by their shape."""
+    where it does not, and the splitter tells headings by their shape. ``entries``: the
+    start offsets of the paragraphs of an API entry, with the entry's qualified name."""
 
     text: str  # plain text; paragraphs separated by blank lines ("\n\n")
     number: int | None  # 1-based page number for PDFs, None otherwise
     # What the text says is compared; the structure is derived from the same markup.
     headings: frozenset[int] | None = field(default=None, compare=False)
     code: frozenset[int] = field(default=frozenset(), compare=False)
+    entries: Mapping[int, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ def _load_html(path: Path, raw: bytes) -> LoadedDocument:
             "Open it in a browser and save it again as HTML.",
         ) from exc
     html = read_html(soup)
-    page = Page(html.text, None, headings=html.headings, code=html.code)
+    page = Page(html.text, None, headings=html.headings, code=html.code, entries=html.entries)
     return LoadedDocument(html.title or None, [page], _encoding_warnings(fallback))
 
 

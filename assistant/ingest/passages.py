@@ -233,7 +233,8 @@ def split_document(
 ) -> list[Document]:
     """Cut a loaded document into passages with ``source``, ``title``, ``section``,
     ``paragraph`` (1-based, document order), ``start`` and ``end`` (offsets into the page's
-    text; for a text file, the file's) and ``page`` (PDFs) in their metadata.
+    text; for a text file, the file's), ``page`` (PDFs) and ``entry`` (the qualified name
+    of the API entry a web page's paragraph describes, where it has one) in their metadata.
 
     With ``max_tokens`` and ``count_tokens``, a paragraph longer than ``max_tokens`` is split
     at sentence boundaries into parts (``part`` 1, 2, ... in the metadata).
@@ -275,6 +276,8 @@ def split_document(
                 }
                 if page.number is not None:
                     metadata["page"] = page.number
+                if block.start in page.entries:
+                    metadata["entry"] = page.entries[block.start]
                 if len(pieces) > 1:
                     metadata["part"] = part
                 passages.append(Document(page_content=piece.text, metadata=metadata))
