@@ -10,6 +10,7 @@ import pytest
 
 from assistant.answer import extractive
 from assistant.answer.parse_process import ParseError, ParseProcess, _parse
+from assistant.evaluate import run
 from assistant.evaluate.inputs import read_eval_file
 from assistant.evaluate.run import run_rows
 
@@ -50,7 +51,9 @@ def test_a_parse_process_that_is_gone_says_so():
     try:
         process._child.kill()
         process._child.wait()
-        with pytest.raises(ParseError, match="the parse process is gone"):
+        with pytest.raises(ParseError, match="the parse process failed"):
+            process.submit(SENTENCES).result(timeout=60)
+        with pytest.raises(ParseError, match="the parse process failed"):  # and stays so
             process.submit(SENTENCES).result(timeout=60)
     finally:
         process.close()
@@ -84,28 +87,48 @@ def test_eval_with_the_parse_process_answers_the_same_and_parses_nothing_itself(
 
 
 class _Failing:
-    """A parse process whose every request fails, as a crashed one's would."""
+    """A parse process whose requests fail, as a crashed one's would, or never end, as a
+    hung one's would."""
 
-    def __init__(self) -> None:
+    def __init__(self, hangs: bool) -> None:
+        self.hangs = hangs
         self.requests = 0
+        self.abandoned: list[str] = []
 
     def submit(self, texts: list[str]) -> Future:
         self.requests += 1
         future: Future = Future()
-        future.set_exception(ParseError("the parse process is gone (exit code -9)"))
+        if not self.hangs:
+            future.set_exception(
+                ParseError("the parse process failed (EOFError: Ran out of input)")
+            )
         return future
+
+    def abandon(self, reason: str) -> None:
+        self.abandoned.append(reason)
 
 
 @pytest.mark.slow
-def test_a_failing_parse_process_costs_nothing_but_time(article_assistant, caplog):
+@pytest.mark.parametrize(
+    ("hangs", "message"),
+    [
+        (False, "parsing a batch ahead failed (ParseError: the parse process failed"),
+        (True, "parsing a batch ahead failed (TimeoutError: no parses after 0.5 s)"),
+    ],
+)
+def test_a_failing_or_hung_parse_process_costs_nothing_but_time(
+    article_assistant, caplog, monkeypatch, hangs, message
+):
+    monkeypatch.setattr(run, "PARSE_TIMEOUT_SECONDS", 0.5)
     items = read_eval_file(DATA / "dev_questions.jsonl").questions[:24]
     article_assistant.answerer._parsed.clear()
     expected = run_rows(article_assistant, items, batch_size=8)
     article_assistant.answerer._parsed.clear()
-    failing = _Failing()
+    failing = _Failing(hangs)
     with caplog.at_level(logging.WARNING):
         rows = run_rows(article_assistant, items, batch_size=8, parse_process=failing)  # type: ignore[arg-type]
-    assert failing.requests >= 1
-    assert "parsing a batch ahead failed (ParseError" in caplog.text
+    assert message in caplog.text
+    assert caplog.text.count("parsing a batch ahead failed") == 1  # then given up on
+    assert len(failing.abandoned) == 1
     assert all(r.status == "ok" for r in rows)
     assert [(r.answer, r.refused) for r in rows] == [(r.answer, r.refused) for r in expected]

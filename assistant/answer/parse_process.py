@@ -64,6 +64,7 @@ class ParseProcess:
         )
         # One request at a time, in order: a thread writes each and waits for its answer.
         self._io = ThreadPoolExecutor(1, thread_name_prefix="parse-process")
+        self._broken: str | None = None  # why nothing more is asked of the child
 
     @classmethod
     def if_worthwhile(cls) -> ParseProcess | None:
@@ -81,17 +82,27 @@ class ParseProcess:
         return self._io.submit(self._ask, texts)
 
     def _ask(self, texts: list[str]) -> list[Parsed]:
+        if self._broken is not None:
+            raise ParseError(self._broken)
         stdin, stdout = self._child.stdin, self._child.stdout
         assert stdin is not None and stdout is not None
         try:
             pickle.dump(texts, stdin, protocol=pickle.HIGHEST_PROTOCOL)
             stdin.flush()
             status, value = pickle.load(stdout)
-        except (OSError, EOFError, pickle.UnpicklingError) as exc:
-            raise ParseError(f"the parse process is gone (exit code {self._child.poll()})") from exc
+        except Exception as exc:
+            # Whatever broke, the stream may be cut mid-message: nothing more is asked.
+            self.abandon(f"the parse process failed ({type(exc).__name__}: {exc})")
+            raise ParseError(str(self._broken)) from exc
         if status != "ok":
             raise ParseError(str(value))
         return list(value)
+
+    def abandon(self, reason: str) -> None:
+        """Ask nothing more of the child, and end it (a request it hangs on ends too)."""
+        if self._broken is None:
+            self._broken = reason
+        self._child.kill()
 
     def close(self) -> None:
         self._io.shutdown(wait=True, cancel_futures=True)
@@ -137,6 +148,10 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
-    replies = sys.stdout.buffer
-    sys.stdout = sys.stderr  # anything printed must not land in the replies
+    # Replies go out on a copy of stdout; stdout itself now leads to stderr, so that nothing
+    # else printed (by Python or by a library's C code) lands among the replies.
+    sys.stdout.flush()
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     serve(sys.stdin.buffer, replies)

@@ -193,6 +193,11 @@ class Retrieved:
     parses: Parses | None = None
 
 
+#: How long answering waits for a batch parsed elsewhere (a few seconds, normally) before it
+#: gives up on the parse process and parses itself.
+PARSE_TIMEOUT_SECONDS = 300
+
+
 class _ParsingAhead:
     """Has a batch's best sentences parsed in a second process while the batch before is
     answered; the answerer then finds them parsed. A failure there costs nothing but the
@@ -229,10 +234,20 @@ class _ParsingAhead:
         return Parses([key for key, _ in todo], future)
 
     def adopt(self, parses: Parses) -> None:
+        if self.process is None:  # given up on: the answerer parses them
+            return
         try:
-            parsed = parses.future.result()
+            parsed = parses.future.result(timeout=PARSE_TIMEOUT_SECONDS)
         except Exception as exc:  # noqa: BLE001 - the answerer parses them itself
-            log.warning("parsing a batch ahead failed (%s: %s)", type(exc).__name__, exc)
+            if isinstance(exc, TimeoutError):
+                exc = TimeoutError(f"no parses after {PARSE_TIMEOUT_SECONDS} s")
+            log.warning(
+                "parsing a batch ahead failed (%s: %s); parsing here from now on",
+                type(exc).__name__,
+                exc,
+            )
+            self.process.abandon(str(exc))
+            self.process = None
             return
         self.answerer.adopt(parses.keys, parsed)
 
