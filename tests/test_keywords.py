@@ -177,3 +177,18 @@ def test_two_collections_in_one_index_folder_keep_their_own_saved_index(
         keywords = KeywordIndex(store, location)
         assert sorted(keywords.loaded.ids) == sorted(p.id for p in all_passages(store))
         assert count is None or len(keywords) == count
+
+
+def test_counted_pairs_equal_numpy_unique_with_counts():
+    """The in-place count of (term, passage) pairs gives what ``np.unique`` gives."""
+    from assistant.keywords import _counted_pairs
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(1, 50))
+        lengths = rng.integers(0, 20, size=n)
+        tokens = rng.integers(0, 30, size=int(lengths.sum())).astype(np.int32)
+        passage_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        pairs, counts = np.unique(tokens.astype(np.int64) * n + passage_of, return_counts=True)
+        ours, our_counts = _counted_pairs(tokens, lengths, n)
+        assert np.array_equal(ours, pairs) and np.array_equal(our_counts, counts)
