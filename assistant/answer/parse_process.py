@@ -28,20 +28,13 @@ from typing import Any, BinaryIO
 
 from assistant.answer.parse import SentenceParse, parse_sentences, pipeline
 from assistant.answer.spans import Candidates, candidates
+from assistant.embeddings.runners import usable_cpus
 
 log = logging.getLogger(__name__)
 
 Parsed = tuple[SentenceParse, Candidates]
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class ParseError(RuntimeError):
