@@ -113,3 +113,16 @@ def start_llm_server(log_path: Path) -> tuple[str, subprocess.Popen]:
                 log_text = log_path.read_text()
                 raise RuntimeError(f"llama_cpp.server did not start: {log_text}") from exc
             time.sleep(0.2)
+
+
+def river_passages(source: str, n: int) -> list:
+    """``n`` small passages of a file named ``source`` (paragraphs 1..n), as a loader gives."""
+    from langchain_core.documents import Document
+
+    return [
+        Document(
+            page_content=f"Passage {i} of {source} is about the river Vel.",
+            metadata={"source": source, "title": source, "section": "", "paragraph": i},
+        )
+        for i in range(1, n + 1)
+    ]

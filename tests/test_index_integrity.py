@@ -29,6 +29,7 @@ from assistant.store import (
 )
 
 from .conftest import ARTICLE, ROOT
+from .support import river_passages
 from .test_index import CountingEmbeddings, _article
 
 #: Passages of the bundled article.
@@ -189,18 +190,13 @@ def test_a_file_name_that_is_not_utf8_costs_the_other_files_nothing(tmp_path):
 
 
 def test_a_batch_that_cannot_be_written_is_written_file_by_file(tmp_path, location, embeddings):
-    def passages(source: str, n: int) -> list[Document]:
-        return [
-            Document(
-                page_content=f"Passage {i} of {source} is about the river Vel.",
-                metadata={"source": source, "title": source, "section": "", "paragraph": i},
-            )
-            for i in range(1, n + 1)
-        ]
-
     # A name Chroma cannot store (a lone surrogate, as Python keeps a non-UTF-8 byte):
     # the whole batch is refused; the files around it must still land.
-    docs = passages("good1.txt", 3) + passages("bad\udcff.txt", 2) + passages("good2.txt", 3)
+    docs = (
+        river_passages("good1.txt", 3)
+        + river_passages("bad\udcff.txt", 2)
+        + river_passages("good2.txt", 3)
+    )
     report = index_documents(docs, location=location, embeddings=embeddings)
     assert report.added == 6
     assert [f["source"] for f in report.failed] == ["bad\\xff.txt"]

@@ -13,6 +13,8 @@ from assistant.keywords import KeywordIndex, Terms, WrittenTerms, from_passages,
 from assistant.store import StoreLocation, StoreVersion, all_passages, open_store, store_version
 from assistant.text import tokenize
 
+from .support import river_passages
+
 QUERIES = ["market every day", "mayor elected", "river Vel", "zorblat copper kettle"]
 
 
@@ -136,17 +138,12 @@ def test_every_run_saves_the_stores_keyword_index_without_reading_it_back(
 
 @pytest.mark.slow
 def test_a_batch_that_fails_leaves_the_keyword_index_equal_to_the_store(location, embeddings):
-    def passages(source: str, n: int) -> list[Document]:
-        return [
-            Document(
-                page_content=f"Passage {i} of {source} is about the river Vel.",
-                metadata={"source": source, "title": source, "section": "", "paragraph": i},
-            )
-            for i in range(1, n + 1)
-        ]
-
     # A name Chroma cannot store: the batch fails, and is written again file by file.
-    docs = passages("good1.txt", 3) + passages("bad\udcff.txt", 2) + passages("good2.txt", 3)
+    docs = (
+        river_passages("good1.txt", 3)
+        + river_passages("bad\udcff.txt", 2)
+        + river_passages("good2.txt", 3)
+    )
     report = index_documents(docs, location=location, embeddings=embeddings)
     assert report.added == 6 and len(report.failed) == 1
     assert_saved_index_is_the_stores(location, embeddings)
