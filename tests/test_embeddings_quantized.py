@@ -194,3 +194,14 @@ def test_int8_passages_are_not_slower_than_fp32(int8, fp32, paragraphs):
         f"int8 passages took {ratio:.2f}x fp32's time ({min(int8_runs):.3f} s vs "
         f"{min(fp32_runs):.3f} s for {len(texts)} paragraphs)"
     )
+
+
+def test_splitting_passages_to_the_window_does_not_load_the_fp32_model(fp32):
+    # Indexing counts tokens to fit passages to the window and embeds them in int8: loading
+    # the fp32 model besides would add ~115 MB to its peak for nothing.
+    fresh = SentenceEmbeddings(precision="int8")
+    text = "The int8 and fp32 models read the same tokenizer and window. " * 3
+    assert fresh.count_tokens(text) == fp32.runner.count_tokens(text)
+    assert fresh.max_tokens == fp32.runner.max_tokens == 256
+    fresh.embed_documents([text])
+    assert fresh._runner is None

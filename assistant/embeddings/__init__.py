@@ -134,11 +134,13 @@ class SentenceEmbeddings(Embeddings):
     @property
     def max_tokens(self) -> int:
         """Word pieces the model reads per text; longer texts would be truncated."""
-        return self.runner.max_tokens
+        # The passage model: both models read the same tokenizer and window, and indexing,
+        # which splits passages to fit it, then never loads the fp32 model (~115 MB).
+        return self.passage_runner.max_tokens
 
     def count_tokens(self, text: str) -> int:
         """Count the word pieces of ``text`` as the model sees them (with special tokens)."""
-        return self.runner.count_tokens(text)
+        return self.passage_runner.count_tokens(text)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages for the index (LangChain's indexing calls this)."""
