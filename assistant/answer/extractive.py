@@ -88,27 +88,6 @@ class _Candidate:
 
 
 @dataclass
-class ScoredBatch:
-    """Questions' sentences scored (:meth:`ExtractiveAnswerer.score`), not parsed yet.
-
-    A batch run scores a batch ahead to know what to have parsed elsewhere
-    (:meth:`ExtractiveAnswerer.unparsed`), then answers it from this same scoring
-    (``answer_many(..., scored=...)``) rather than scoring it again. Answering fills in its
-    analyses: use it once."""
-
-    questions: list[str]
-    passages: list[list[Document]]
-    prepared: dict[str, _Sentences]
-    analyses: list[Analysis]
-
-    def covers(self, questions: Sequence[str], passages: Sequence[Sequence[Document]]) -> bool:
-        """Whether this is the scoring of these questions over these very passages."""
-        return self.questions == list(questions) and [
-            [id(p) for p in ps] for ps in self.passages
-        ] == [[id(p) for p in ps] for ps in passages]
-
-
-@dataclass
 class Analysis:
     """How one question was answered: what the answer is made from, for tuning and tests.
 
@@ -204,14 +183,10 @@ class ExtractiveAnswerer:
         passages: Sequence[Sequence[Document]],
         *,
         question_vectors: np.ndarray | None = None,
-        scored: ScoredBatch | None = None,
     ) -> list[Answer]:
         """Answer many questions at once: one embedding batch for all their new sentences
-        (and for the questions, unless their vectors are given), one parsing batch
-        (``scored``: these questions and passages as :meth:`score` scored them)."""
-        analyses = self.analyze_many(
-            questions, passages, question_vectors=question_vectors, scored=scored
-        )
+        (and for the questions, unless their vectors are given), one parsing batch."""
+        analyses = self.analyze_many(questions, passages, question_vectors=question_vectors)
         return [self._compose(a) for a in analyses]
 
     def analyze_many(
@@ -220,12 +195,9 @@ class ExtractiveAnswerer:
         passages: Sequence[Sequence[Document]],
         *,
         question_vectors: np.ndarray | None = None,
-        scored: ScoredBatch | None = None,
     ) -> list[Analysis]:
         """Score the sentences and, for phrases, the candidate phrases of each question."""
-        if scored is None or not scored.covers(questions, passages):
-            scored = self.score(questions, passages, question_vectors=question_vectors)
-        prepared, analyses = scored.prepared, scored.analyses
+        prepared, analyses = self._scored(questions, passages, question_vectors)
         if not self.phrases:
             return analyses
         # Parse, in one batch, every question's best sentences (only those: the others
@@ -236,17 +208,22 @@ class ExtractiveAnswerer:
                 self._choose(a, prepared, parsed)
         return analyses
 
-    def unparsed(self, scored: ScoredBatch) -> list[tuple[_SentenceKey, str]]:
-        """The sentences :meth:`answer_many` would parse for the ``scored`` questions that
-        are not parsed yet, each with its text: a batch run has them parsed elsewhere ahead
+    def unparsed(
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Document]],
+        *,
+        question_vectors: np.ndarray | None = None,
+    ) -> list[tuple[_SentenceKey, str]]:
+        """The sentences :meth:`answer_many` would parse for these questions that are not
+        parsed yet, each with its text: a batch run has them parsed elsewhere ahead
         (:meth:`adopt`) while it answers the batch before."""
         if not self.phrases:
             return []
+        prepared, analyses = self._scored(questions, passages, question_vectors)
         with self._lock:
-            keys = [
-                k for k in dict.fromkeys(self._needed(scored.analyses)) if k not in self._parsed
-            ]
-        return [(key, scored.prepared[key[0]].spans[key[1]].text) for key in keys]
+            keys = [k for k in dict.fromkeys(self._needed(analyses)) if k not in self._parsed]
+        return [(key, prepared[key[0]].spans[key[1]].text) for key in keys]
 
     def adopt(
         self, keys: Sequence[_SentenceKey], parsed: Sequence[tuple[SentenceParse, Candidates]]
@@ -256,14 +233,12 @@ class ExtractiveAnswerer:
             for key, (parse, spans) in zip(keys, parsed, strict=True):
                 self._parsed[key] = _Parsed(parse, spans)
 
-    def score(
+    def _scored(
         self,
         questions: Sequence[str],
         passages: Sequence[Sequence[Document]],
-        *,
-        question_vectors: np.ndarray | None = None,
-    ) -> ScoredBatch:
-        """Score every sentence of each question's passages (embedding those not seen yet)."""
+        question_vectors: np.ndarray | None,
+    ) -> tuple[dict[str, _Sentences], list[Analysis]]:
         prepared = self.prepare([p for ps in passages for p in ps])
         if question_vectors is None:
             question_vectors = self.embeddings.embed_questions(list(questions))
@@ -272,7 +247,7 @@ class ExtractiveAnswerer:
             weights = self._term_weights(tokenize(question))
             sentences = self._score(weights, q_vector, [prepared[p.page_content] for p in ps])
             analyses.append(Analysis(analyze(question, weights), list(ps), sentences))
-        return ScoredBatch(list(questions), [list(ps) for ps in passages], prepared, analyses)
+        return prepared, analyses
 
     def _needed(self, analyses: list[Analysis]) -> list[_SentenceKey]:
         return [

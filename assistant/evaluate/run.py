@@ -22,7 +22,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
-from assistant.answer.extractive import ExtractiveAnswerer, ScoredBatch
+from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.parse_process import Parsed, ParseProcess
 from assistant.assemble import Assistant, make_embeddings, open_assistant
 from assistant.chain import check_question, standalone_question
@@ -190,10 +190,6 @@ class Retrieved:
     vectors: Any
     ranked: list[list[Document]]
     seconds: float
-    #: Its sentences scored, when they are parsed ahead (answering then does not score them
-    #: again), and the seconds that took (answering time).
-    scored: ScoredBatch | None = None
-    scoring_seconds: float = 0.0
     parses: Parses | None = None
 
 
@@ -214,10 +210,18 @@ class _ParsingAhead:
         # them again while they are being parsed.
         self.sent: set[tuple[str, int]] = set()
 
-    def submit(self, scored: ScoredBatch) -> Parses | None:
+    def submit(
+        self, questions: list[str], ranked: list[list[Document]], k: int, vectors: Any
+    ) -> Parses | None:
         if self.process is None:
             return None
-        todo = [(key, text) for key, text in self.answerer.unparsed(scored) if key not in self.sent]
+        todo = [
+            (key, text)
+            for key, text in self.answerer.unparsed(
+                questions, [r[:k] for r in ranked], question_vectors=vectors
+            )
+            if key not in self.sent
+        ]
         if not todo:
             return None
         try:
@@ -262,12 +266,8 @@ def _retrieve(
         else []
     )
     seconds = time.perf_counter() - began
-    if parsing is None or not rows:
-        return Retrieved(vectors, ranked, seconds)
-    began = time.perf_counter()
-    scored = parsing.answerer.score(questions, [r[:k] for r in ranked], question_vectors=vectors)
-    scoring = time.perf_counter() - began
-    return Retrieved(vectors, ranked, seconds, scored, scoring, parsing.submit(scored))
+    parses = parsing.submit(questions, ranked, k, vectors) if parsing and rows else None
+    return Retrieved(vectors, ranked, seconds, parses)
 
 
 @dataclass
@@ -399,18 +399,13 @@ def _answer_batch(
         retrieved = _retrieve(assistant, rows, k)
     ranked, vectors = retrieved.ranked, retrieved.vectors
     retrieved_at = time.perf_counter()
-    top = [r[:k] for r in ranked]
-    answerer = assistant.answerer
-    if retrieved.scored is not None and isinstance(answerer, ExtractiveAnswerer):
-        answers = answerer.answer_many(
-            questions, top, question_vectors=vectors, scored=retrieved.scored
-        )
-    else:
-        answers = answerer.answer_many(questions, top, question_vectors=vectors)
-    answering = time.perf_counter() - retrieved_at + retrieved.scoring_seconds
+    answers = assistant.answerer.answer_many(
+        questions, [r[:k] for r in ranked], question_vectors=vectors
+    )
+    ended = time.perf_counter()
     timings["retrieve"] += retrieved.seconds
-    timings["answer"] += answering
-    latency = (retrieved.seconds + answering) * 1000 / len(rows)
+    timings["answer"] += ended - retrieved_at
+    latency = (retrieved.seconds + ended - retrieved_at) * 1000 / len(rows)
     for row, passages, answer in zip(rows, ranked, answers, strict=True):
         row.retrieved = passages
         row.gold = [is_gold(p.page_content, p.metadata.get("source"), row.item) for p in passages]
